@@ -1,0 +1,274 @@
+//! The engine handle: the two connection pools and the installation's identity.
+//!
+//! Two PostgreSQL roles connect:
+//! - the **owner** (the login of the configured database URL) runs migrations and
+//!   provisioning and owns the shared catalog and every tenant's audit log;
+//! - the **runtime** role `<prefix>app` is a `NOINHERIT` login that is a member of every
+//!   tenant role. All request work goes through it: outside a tenant transaction it can
+//!   read no tenant schema, inside one it is exactly the tenant's role.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+use crate::error::{Error, Result};
+use crate::migrations::{render, Migrations};
+use crate::names::{RoleName, RolePrefix, Slug};
+
+/// How to reach PostgreSQL and how big the pools are.
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// The owner login: migrations, provisioning, the shared catalog.
+    pub database: tokio_postgres::Config,
+    /// `<slug>.<base_domain>` is every tenant's primary domain.
+    pub base_domain: String,
+    /// Connections of the runtime (request) pool.
+    pub pool_size: usize,
+    /// Connections of the owner pool (provisioning, lifecycle).
+    pub admin_pool_size: usize,
+    /// How long a caller waits for a pooled connection before `Error::Unavailable`.
+    pub pool_timeout: Duration,
+    /// The role prefix to use when the installation is new (random when `None`).
+    pub new_role_prefix: Option<RolePrefix>,
+    /// The tenant migrations (the embedded ones unless a test adds its own).
+    pub tenant_migrations: Migrations,
+}
+
+impl EngineConfig {
+    pub fn new(database: tokio_postgres::Config, base_domain: impl Into<String>) -> Self {
+        Self {
+            database,
+            base_domain: base_domain.into(),
+            pool_size: 16,
+            admin_pool_size: 4,
+            pool_timeout: Duration::from_secs(5),
+            new_role_prefix: None,
+            tenant_migrations: Migrations::tenant(),
+        }
+    }
+}
+
+/// The tenancy engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) admin: Pool,
+    pub(crate) runtime: Pool,
+    pub(crate) admin_config: tokio_postgres::Config,
+    pub(crate) prefix: RolePrefix,
+    pub(crate) base_domain: String,
+    pub(crate) tenant_migrations: Migrations,
+    pub(crate) admin_is_superuser: bool,
+}
+
+pub(crate) fn make_pool(
+    config: tokio_postgres::Config,
+    size: usize,
+    timeout: Duration,
+) -> Result<Pool> {
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size.max(1))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+        .build()
+        .map_err(|e| Error::Other(anyhow::anyhow!("building a connection pool: {e}")))
+}
+
+// Serializes installation bootstrap and shared migrations across processes.
+const BOOTSTRAP_LOCK: i64 = 0x7a75_6d6f_6472_6101;
+
+impl Engine {
+    /// Connect as the owner, make sure the installation exists and the shared catalog is
+    /// migrated, then open the runtime pool as the installation's runtime role.
+    pub async fn connect(config: EngineConfig) -> Result<Self> {
+        let base_domain = crate::catalog::normalize_domain(&config.base_domain)
+            .ok_or_else(|| Error::InvalidDomain(config.base_domain.clone()))?;
+        let admin = make_pool(
+            config.database.clone(),
+            config.admin_pool_size,
+            config.pool_timeout,
+        )?;
+        let (prefix, password, admin_is_superuser) = {
+            let mut conn = admin.get().await?;
+            bootstrap(&mut conn, config.new_role_prefix.clone()).await?
+        };
+        let mut runtime_config = config.database.clone();
+        runtime_config
+            .user(prefix.runtime_role().as_str())
+            .password(password)
+            .application_name("zumodra");
+        let runtime = make_pool(runtime_config, config.pool_size, config.pool_timeout)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                admin,
+                runtime,
+                admin_config: config.database,
+                prefix,
+                base_domain,
+                tenant_migrations: config.tenant_migrations,
+                admin_is_superuser,
+            }),
+        })
+    }
+
+    /// This installation's role prefix.
+    pub fn role_prefix(&self) -> &RolePrefix {
+        &self.inner.prefix
+    }
+
+    pub fn base_domain(&self) -> &str {
+        &self.inner.base_domain
+    }
+
+    /// The tenant migrations this engine provisions and migrates to.
+    pub fn tenant_migrations(&self) -> &Migrations {
+        &self.inner.tenant_migrations
+    }
+
+    /// The role that owns a tenant's schema.
+    pub fn tenant_role(&self, slug: &Slug) -> RoleName {
+        self.inner.prefix.tenant_role(slug)
+    }
+
+    /// A connection of the runtime role, for the shared catalog only (it can read no
+    /// tenant schema). Tenant tables are reached through [`Engine::begin`].
+    pub async fn shared(&self) -> Result<Object> {
+        Ok(self.inner.runtime.get().await?)
+    }
+
+    /// A connection of the owner role. Engine-internal work only.
+    pub(crate) async fn admin(&self) -> Result<Object> {
+        Ok(self.inner.admin.get().await?)
+    }
+
+    /// The runtime pool's state: (connections open, connections idle, max size).
+    pub fn pool_status(&self) -> (usize, usize, usize) {
+        let s = self.inner.runtime.status();
+        (s.size, s.available, s.max_size)
+    }
+
+    /// `true` when PostgreSQL answers through the runtime pool.
+    pub async fn ping(&self) -> bool {
+        match self.inner.runtime.get().await {
+            Ok(conn) => conn.simple_query("").await.is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+/// Create the installation (role prefix, runtime role, tenants group) on first run and
+/// apply pending shared migrations. Idempotent; serialized by an advisory lock.
+async fn bootstrap(
+    conn: &mut Object,
+    new_prefix: Option<RolePrefix>,
+) -> Result<(RolePrefix, String, bool)> {
+    let tx = conn.transaction().await?;
+    tx.execute("select pg_advisory_xact_lock($1)", &[&BOOTSTRAP_LOCK])
+        .await?;
+    tx.batch_execute(
+        "create table if not exists public.zumodra_installation (
+             id boolean primary key default true check (id),
+             role_prefix text not null,
+             runtime_password text not null,
+             created_at timestamptz not null default now()
+         );
+         revoke all on public.zumodra_installation from public;
+         create table if not exists public.zumodra_shared_migrations (
+             version integer primary key,
+             name text not null,
+             applied_at timestamptz not null default now()
+         );
+         revoke all on public.zumodra_shared_migrations from public;",
+    )
+    .await?;
+    let superuser: bool = tx
+        .query_one(
+            "select rolsuper from pg_roles where rolname = current_user",
+            &[],
+        )
+        .await?
+        .get(0);
+    let existing = tx
+        .query_opt(
+            "select role_prefix, runtime_password from public.zumodra_installation",
+            &[],
+        )
+        .await?;
+    let (prefix, password) = match existing {
+        Some(row) => {
+            let text: String = row.get(0);
+            let prefix = RolePrefix::parse(&text)
+                .ok_or_else(|| Error::Invalid(format!("bad role prefix in catalog: {text}")))?;
+            (prefix, row.get::<_, String>(1))
+        }
+        None => {
+            let prefix = new_prefix.unwrap_or_else(RolePrefix::random);
+            let password = hex::encode(rand::random::<[u8; 24]>());
+            tx.execute(
+                "insert into public.zumodra_installation (role_prefix, runtime_password) values ($1, $2)",
+                &[&prefix.as_str(), &password],
+            )
+            .await?;
+            (prefix, password)
+        }
+    };
+    let runtime = prefix.runtime_role();
+    let group = prefix.tenants_group();
+    let have: Vec<String> = tx
+        .query(
+            "select rolname::text from pg_roles where rolname = any($1)",
+            &[&vec![runtime.as_str(), group.as_str()]],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if !have.iter().any(|r| r == runtime.as_str()) {
+        // The password is our own hex, never client text.
+        tx.batch_execute(&format!(
+            "create role {runtime} login noinherit password '{password}'"
+        ))
+        .await?;
+    }
+    if !have.iter().any(|r| r == group.as_str()) {
+        tx.batch_execute(&format!("create role {group} nologin"))
+            .await?;
+    }
+    let applied: i32 = tx
+        .query_one(
+            "select coalesce(max(version), 0) from public.zumodra_shared_migrations",
+            &[],
+        )
+        .await?
+        .get(0);
+    for m in Migrations::shared().after(applied) {
+        let sql = render(&m.sql, &[("runtime", &runtime), ("tenants", &group)]);
+        tx.batch_execute(&sql).await?;
+        tx.execute(
+            "insert into public.zumodra_shared_migrations (version, name) values ($1, $2)",
+            &[&m.version, &m.name],
+        )
+        .await?;
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied shared migration"
+        );
+    }
+    tx.commit().await?;
+    Ok((prefix, password, superuser))
+}

@@ -1,0 +1,39 @@
+//! # The Zumodra tenancy engine
+//!
+//! Everything that makes one PostgreSQL database safe for many companies, and nothing
+//! about HTTP:
+//!
+//! - [`names`]: validated slugs, schema and role names — the only names ever formatted
+//!   into SQL;
+//! - [`Engine`]: the owner and runtime pools and the installation's identity;
+//! - [`TenantTx`]: the one way into a tenant's tables (`BEGIN` + `SET LOCAL ROLE` +
+//!   `SET LOCAL search_path`, one round trip);
+//! - the catalog (tenants, domains, users), provisioning, lifecycle and deletion;
+//! - the fleet migration runner and its ledger;
+//! - [`embedded`]: the private PostgreSQL cluster used when no database URL is set.
+//!
+//! Only this crate ever changes the role or the search_path, and always with `SET LOCAL`.
+
+pub mod catalog;
+pub mod embedded;
+mod engine;
+pub mod error;
+mod lifecycle;
+pub mod migrate;
+pub mod migrations;
+pub mod names;
+pub mod password;
+mod provision;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod tx;
+
+pub use catalog::{Domain, Tenant, TenantId, TenantRef, TenantStatus, User};
+pub use engine::{Engine, EngineConfig};
+pub use error::{Error, Result};
+pub use lifecycle::DEFAULT_DROP_BATCH;
+pub use migrate::{MigrateOptions, MigrateReport, MigrationStatus, PendingTenant, TenantOutcome};
+pub use names::{RoleName, RolePrefix, SchemaName, Slug, SlugError};
+pub use provision::{NewOwner, NewTenant, ProvisionOptions, ProvisionStep};
+pub use tokio_postgres;
+pub use tx::TenantTx;

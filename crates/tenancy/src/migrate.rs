@@ -1,0 +1,286 @@
+//! The fleet migration runner: every tenant schema to the latest tenant migration.
+//!
+//! - One catalog query decides what is pending, so a no-op run over N tenants costs one
+//!   round trip, not N.
+//! - Each (tenant, version) step is one transaction that applies the SQL and advances the
+//!   tenant's ledger row, so a schema and its ledger row never disagree, whenever the run
+//!   is killed. A rerun continues from the ledger.
+//! - `lock_timeout` (default 2 s) bounds how long a step waits behind application locks;
+//!   a timed-out step is retried with backoff, so a migration never queues requests
+//!   behind it for long.
+//! - A failing tenant is recorded (`status = 'failed'`, the error) and does not stop the
+//!   others.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use crate::catalog::{TenantId, TenantRef};
+use crate::engine::make_pool;
+use crate::error::{Error, Result};
+use crate::names::Slug;
+use crate::provision::schema_script;
+use crate::Engine;
+
+#[derive(Debug, Clone)]
+pub struct MigrateOptions {
+    /// Tenants migrated at once.
+    pub concurrency: usize,
+    /// How long one step may wait for a lock.
+    pub lock_timeout: Duration,
+    /// Retries of a step that hit the lock timeout.
+    pub lock_retries: u32,
+}
+
+impl Default for MigrateOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            lock_timeout: Duration::from_secs(2),
+            lock_retries: 5,
+        }
+    }
+}
+
+/// A tenant whose schema is behind.
+#[derive(Debug, Clone)]
+pub struct PendingTenant {
+    pub tenant: TenantRef,
+    pub version: i32,
+}
+
+/// What happened to one tenant.
+#[derive(Debug, Clone)]
+pub enum TenantOutcome {
+    Migrated {
+        slug: Slug,
+        from: i32,
+        to: i32,
+    },
+    Failed {
+        slug: Slug,
+        version: i32,
+        error: String,
+    },
+}
+
+/// The end of a run.
+#[derive(Debug, Clone, Default)]
+pub struct MigrateReport {
+    pub migrated: usize,
+    pub failed: Vec<(String, String)>,
+}
+
+/// `migrate --status`: tenants per (version, status), and the failed ones.
+#[derive(Debug, Clone)]
+pub struct MigrationStatus {
+    pub latest: i32,
+    pub counts: Vec<(i32, String, i64)>,
+    pub failed: Vec<(String, i32, String)>,
+}
+
+impl Engine {
+    /// Tenants whose schema is behind the latest version: one query.
+    pub async fn pending_tenants(&self) -> Result<Vec<PendingTenant>> {
+        let conn = self.shared().await?;
+        let latest = self.inner.tenant_migrations.latest();
+        let rows = conn
+            .query(
+                "select t.id, t.slug, coalesce(m.version, 0) from public.tenants t \
+                 left join public.tenant_migrations m on m.tenant_id = t.id \
+                 where t.status not in ('provisioning', 'deleting', 'deleted') \
+                   and coalesce(m.version, 0) < $1 \
+                 order by t.id",
+                &[&latest],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let slug: String = r.get(1);
+                Ok(PendingTenant {
+                    tenant: TenantRef {
+                        id: TenantId(r.get(0)),
+                        slug: Slug::parse(&slug)
+                            .map_err(|_| Error::Invalid(format!("bad slug in catalog: {slug}")))?,
+                    },
+                    version: r.get(2),
+                })
+            })
+            .collect()
+    }
+
+    /// Migrate the given tenants, `opts.concurrency` at a time; `on_done` is called as
+    /// each tenant finishes (for a progress bar).
+    pub async fn migrate_tenants(
+        &self,
+        pending: Vec<PendingTenant>,
+        opts: &MigrateOptions,
+        on_done: &(dyn Fn(&TenantOutcome) + Send + Sync),
+    ) -> Result<MigrateReport> {
+        if pending.is_empty() {
+            return Ok(MigrateReport::default());
+        }
+        let concurrency = opts.concurrency.max(1);
+        let pool = make_pool(
+            self.inner.admin_config.clone(),
+            concurrency,
+            Duration::from_secs(30),
+        )?;
+        let outcomes: Vec<TenantOutcome> = futures::stream::iter(pending)
+            .map(|p| {
+                let pool = pool.clone();
+                async move {
+                    let outcome = self.migrate_one(&pool, &p, opts).await;
+                    on_done(&outcome);
+                    outcome
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        let mut report = MigrateReport::default();
+        for outcome in outcomes {
+            match outcome {
+                TenantOutcome::Migrated { .. } => report.migrated += 1,
+                TenantOutcome::Failed { slug, error, .. } => {
+                    report.failed.push((slug.to_string(), error))
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn migrate_one(
+        &self,
+        pool: &deadpool_postgres::Pool,
+        pending: &PendingTenant,
+        opts: &MigrateOptions,
+    ) -> TenantOutcome {
+        let slug = pending.tenant.slug.clone();
+        let latest = self.inner.tenant_migrations.latest();
+        let mut version = pending.version;
+        while version < latest {
+            let next = version + 1;
+            let mut attempt = 0;
+            let result = loop {
+                match self
+                    .migrate_step(pool, &pending.tenant, version, next, opts)
+                    .await
+                {
+                    Err(e) if e.sqlstate() == Some("55P03") && attempt < opts.lock_retries => {
+                        attempt += 1;
+                        let backoff = 100u64 << attempt.min(6);
+                        let jitter = rand::random::<u64>() % backoff;
+                        tracing::warn!(tenant = %slug, attempt, "migration waited too long for a lock; retrying");
+                        tokio::time::sleep(Duration::from_millis(backoff + jitter)).await;
+                    }
+                    other => break other,
+                }
+            };
+            if let Err(e) = result {
+                let error = describe(&e);
+                if let Ok(conn) = pool.get().await {
+                    let _ = conn
+                        .execute(
+                            "update public.tenant_migrations set status = 'failed', error = $2, \
+                             finished_at = now(), updated_at = now() where tenant_id = $1",
+                            &[&pending.tenant.id.0, &error],
+                        )
+                        .await;
+                }
+                tracing::error!(tenant = %slug, version = next, error = %error, "tenant migration failed");
+                return TenantOutcome::Failed {
+                    slug,
+                    version: next,
+                    error,
+                };
+            }
+            version = next;
+        }
+        TenantOutcome::Migrated {
+            slug,
+            from: pending.version,
+            to: latest,
+        }
+    }
+
+    /// One version of one tenant, in one transaction with its ledger row.
+    async fn migrate_step(
+        &self,
+        pool: &deadpool_postgres::Pool,
+        tenant: &TenantRef,
+        from: i32,
+        to: i32,
+        opts: &MigrateOptions,
+    ) -> Result<()> {
+        let conn = pool.get().await?;
+        conn.execute(
+            "insert into public.tenant_migrations (tenant_id, version, status, started_at) \
+             values ($1, $2, 'running', now()) on conflict (tenant_id) do update \
+             set status = 'running', started_at = now(), error = null, updated_at = now()",
+            &[&tenant.id.0, &from],
+        )
+        .await?;
+        let schema = tenant.slug.schema_name();
+        let role = self.inner.prefix.tenant_role(&tenant.slug);
+        // Integers from our own catalog are the only values formatted in here.
+        let script = format!(
+            "begin; set local lock_timeout = '{}ms';\n{}\n\
+             update public.tenant_migrations set version = {to}, status = 'ok', error = null, \
+             finished_at = now(), updated_at = now() where tenant_id = {};\ncommit;",
+            opts.lock_timeout.as_millis(),
+            schema_script(self, &schema, &role, from, to),
+            tenant.id.0,
+        );
+        if let Err(e) = conn.batch_execute(&script).await {
+            // A multi-statement message stops at the first error with the transaction
+            // still open (aborted): end it before the connection is reused.
+            if conn.batch_execute("rollback").await.is_err() {
+                drop(deadpool_postgres::Object::take(conn));
+            }
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Tenants per migration version and status, and the failed ones.
+    pub async fn migration_status(&self) -> Result<MigrationStatus> {
+        let conn = self.shared().await?;
+        let counts = conn
+            .query(
+                "select coalesce(m.version, 0), coalesce(m.status, 'missing'), count(*) \
+                 from public.tenants t left join public.tenant_migrations m on m.tenant_id = t.id \
+                 where t.status not in ('deleting', 'deleted') group by 1, 2 order by 1, 2",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        let failed = conn
+            .query(
+                "select t.slug, m.version, coalesce(m.error, '') from public.tenant_migrations m \
+                 join public.tenants t on t.id = m.tenant_id where m.status = 'failed' order by t.slug",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        Ok(MigrationStatus {
+            latest: self.inner.tenant_migrations.latest(),
+            counts,
+            failed,
+        })
+    }
+}
+
+fn describe(e: &Error) -> String {
+    match e {
+        Error::Db(db) => match db.as_db_error() {
+            Some(d) => format!("{}: {}", d.code().code(), d.message()),
+            None => db.to_string(),
+        },
+        other => other.to_string(),
+    }
+}

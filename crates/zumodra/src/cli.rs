@@ -1,0 +1,327 @@
+//! The `zumodra` command line. Every command reads the same configuration as `serve` and
+//! calls the same engine functions the server uses.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use zumodra_tenancy::{MigrateOptions, NewOwner, NewTenant, TenantOutcome, TenantStatus};
+
+use crate::config::Settings;
+use crate::database::Database;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "zumodra",
+    version,
+    about = "Zumodra: multi-tenant HR and recruiting server"
+)]
+pub struct Cli {
+    /// Configuration file (TOML); default ./zumodra.toml when present.
+    #[arg(long, global = true, env = "ZUMODRA_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve,
+    /// Create the demo tenants acme and globex with sample data, then serve.
+    Demo,
+    /// Migrate the shared schema, then every tenant schema.
+    Migrate(MigrateArgs),
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage a tenant's custom domains.
+    #[command(subcommand)]
+    Domain(DomainCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    /// Print tenants per migration version and the failed ones; change nothing.
+    #[arg(long)]
+    pub status: bool,
+    /// Tenants migrated at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// The longest wait for a lock, per step, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub lock_timeout_ms: u64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    /// Create a tenant with its owner.
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "free")]
+        plan: String,
+        #[arg(long)]
+        owner_email: Option<String>,
+        #[arg(long)]
+        owner_password: Option<String>,
+        /// Start in `trial` rather than `active`.
+        #[arg(long)]
+        trial: bool,
+    },
+    /// List tenants.
+    List,
+    /// Show one tenant.
+    Show { slug: String },
+    /// Suspend a tenant (its users get 403 tenant_suspended).
+    Suspend {
+        slug: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Resume a suspended or cancelled tenant.
+    Resume { slug: String },
+    /// Cancel a tenant.
+    Cancel {
+        slug: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Delete a tenant: its tables, schema and role; the catalog row stays as a tombstone.
+    Delete { slug: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DomainCommand {
+    /// Add a custom domain to a tenant.
+    Add { slug: String, domain: String },
+    /// Remove a custom domain from a tenant.
+    Remove { slug: String, domain: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        #[arg(long)]
+        platform_admin: bool,
+    },
+}
+
+/// Run a command. Errors come back as one line for `main` to print.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => crate::startup::serve(settings, false).await,
+        Command::Demo => crate::startup::serve(settings, true).await,
+        other => {
+            let db = Database::open(&settings).await?;
+            let result = run_admin(&db, other).await;
+            db.close();
+            result
+        }
+    }
+}
+
+async fn run_admin(db: &Database, command: Command) -> anyhow::Result<()> {
+    let engine = &db.engine;
+    match command {
+        Command::Serve | Command::Demo => unreachable_command(),
+        Command::Migrate(args) => migrate(engine, args).await,
+        Command::Tenant(cmd) => match cmd {
+            TenantCommand::Create {
+                slug,
+                name,
+                plan,
+                owner_email,
+                owner_password,
+                trial,
+            } => {
+                let owner = match (owner_email, owner_password) {
+                    (Some(email), Some(password)) => Some(NewOwner {
+                        email,
+                        password,
+                        display_name: String::new(),
+                    }),
+                    (None, None) => None,
+                    _ => bail!("--owner-email and --owner-password go together"),
+                };
+                let status = if trial {
+                    TenantStatus::Trial
+                } else {
+                    TenantStatus::Active
+                };
+                let started = std::time::Instant::now();
+                let tenant = engine
+                    .create_tenant(NewTenant {
+                        slug,
+                        name,
+                        plan,
+                        status,
+                        owner,
+                    })
+                    .await?;
+                println!(
+                    "created tenant {} ({}) in {} ms: http://{}.{}/",
+                    tenant.slug,
+                    tenant.status,
+                    started.elapsed().as_millis(),
+                    tenant.slug,
+                    engine.base_domain()
+                );
+                Ok(())
+            }
+            TenantCommand::List => {
+                println!(
+                    "{:<6} {:<24} {:<14} {:<13} name",
+                    "id", "slug", "plan", "status"
+                );
+                for t in engine.tenants().await? {
+                    let status = if t.maintenance {
+                        format!("{}*", t.status)
+                    } else {
+                        t.status.to_string()
+                    };
+                    println!(
+                        "{:<6} {:<24} {:<14} {:<13} {}",
+                        t.id.0, t.slug, t.plan, status, t.name
+                    );
+                }
+                Ok(())
+            }
+            TenantCommand::Show { slug } => {
+                let tenant = engine.tenant(&slug).await?;
+                let domains = engine.domains(tenant.id).await?;
+                let mut value = serde_json::to_value(&tenant)?;
+                value["domains"] = serde_json::to_value(domains)?;
+                println!("{}", serde_json::to_string_pretty(&value)?);
+                Ok(())
+            }
+            TenantCommand::Suspend { slug, reason } => {
+                let t = engine.suspend_tenant(&slug, reason.as_deref()).await?;
+                println!("tenant {} is {}", t.slug, t.status);
+                Ok(())
+            }
+            TenantCommand::Resume { slug } => {
+                let t = engine.resume_tenant(&slug).await?;
+                println!("tenant {} is {}", t.slug, t.status);
+                Ok(())
+            }
+            TenantCommand::Cancel { slug, reason } => {
+                let t = engine.cancel_tenant(&slug, reason.as_deref()).await?;
+                println!("tenant {} is {}", t.slug, t.status);
+                Ok(())
+            }
+            TenantCommand::Delete { slug } => {
+                engine.delete_tenant(&slug).await?;
+                println!("tenant {slug} deleted (its catalog row is kept as a tombstone)");
+                Ok(())
+            }
+        },
+        Command::Domain(cmd) => match cmd {
+            DomainCommand::Add { slug, domain } => {
+                let d = engine.add_domain(&slug, &domain).await?;
+                println!("{} now serves tenant {slug}", d.domain);
+                Ok(())
+            }
+            DomainCommand::Remove { slug, domain } => {
+                engine.remove_domain(&slug, &domain).await?;
+                println!("{domain} removed from tenant {slug}");
+                Ok(())
+            }
+        },
+        Command::User(UserCommand::Create {
+            email,
+            password,
+            name,
+            platform_admin,
+        }) => {
+            let user = engine
+                .create_user(&email, &password, &name, platform_admin)
+                .await?;
+            println!(
+                "created user {} ({}){}",
+                user.id,
+                user.email,
+                if user.is_platform_admin {
+                    ", platform admin"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+    }
+}
+
+fn unreachable_command() -> anyhow::Result<()> {
+    bail!("this command is not an administrative command")
+}
+
+async fn migrate(engine: &zumodra_tenancy::Engine, args: MigrateArgs) -> anyhow::Result<()> {
+    if args.status {
+        let status = engine.migration_status().await?;
+        println!("latest tenant migration: {}", status.latest);
+        println!("{:<8} {:<8} tenants", "version", "status");
+        for (version, state, count) in &status.counts {
+            println!("{version:<8} {state:<8} {count}");
+        }
+        for (slug, version, error) in &status.failed {
+            println!("failed: {slug} at version {version}: {error}");
+        }
+        return Ok(());
+    }
+    // The shared schema is migrated when the engine connects.
+    println!("shared schema: up to date");
+    let pending = engine.pending_tenants().await?;
+    if pending.is_empty() {
+        println!(
+            "tenants: all at version {}",
+            engine.tenant_migrations().latest()
+        );
+        return Ok(());
+    }
+    let bar = ProgressBar::new(pending.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} tenants {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let opts = MigrateOptions {
+        concurrency: args.concurrency.max(1),
+        lock_timeout: Duration::from_millis(args.lock_timeout_ms.max(1)),
+        ..MigrateOptions::default()
+    };
+    let on_done = |outcome: &TenantOutcome| {
+        if let TenantOutcome::Failed { slug, error, .. } = outcome {
+            bar.println(format!("failed: {slug}: {error}"));
+        }
+        bar.inc(1);
+    };
+    let report = engine.migrate_tenants(pending, &opts, &on_done).await?;
+    bar.finish_and_clear();
+    println!(
+        "tenants migrated: {}, failed: {}",
+        report.migrated,
+        report.failed.len()
+    );
+    if !report.failed.is_empty() {
+        bail!(
+            "{} tenants failed to migrate; fix the cause and run migrate again",
+            report.failed.len()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! Engine tests against a real PostgreSQL: each test gets its own database and role
+//! prefix (`zumodra_tenancy::testing::TestDb`), dropped when it ends.
+
+mod embedded;
+mod isolation;
+mod lifecycle;
+mod migrate;
+mod provisioning;
+mod source_rules;
+mod support;

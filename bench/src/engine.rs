@@ -1,0 +1,163 @@
+//! The engine benchmark.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::json;
+use zumodra_tenancy::migrations::Migrations;
+use zumodra_tenancy::testing::TestDb;
+use zumodra_tenancy::{Engine, EngineConfig, MigrateOptions, NewTenant, TenantRef, TenantStatus};
+
+fn new_tenant(i: usize) -> NewTenant {
+    NewTenant {
+        slug: format!("bench{i:05}"),
+        name: format!("Bench {i}"),
+        plan: "free".into(),
+        status: TenantStatus::Active,
+        owner: None,
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[idx]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Create `count` tenants after the existing ones and time each creation.
+async fn provision(engine: &Engine, from: usize, count: usize) -> anyhow::Result<Vec<f64>> {
+    let mut times = Vec::with_capacity(count);
+    for i in from..from + count {
+        let started = Instant::now();
+        engine.create_tenant(new_tenant(i)).await.with_context(|| format!("tenant {i}"))?;
+        times.push(ms(started.elapsed()));
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times)
+}
+
+/// Fill up to `total` tenants quickly (two at a time), untimed.
+async fn fill(engine: &Engine, from: usize, total: usize) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let results: Vec<_> = futures::stream::iter(from..total)
+        .map(|i| engine.create_tenant(new_tenant(i)))
+        .buffer_unordered(2)
+        .collect()
+        .await;
+    for r in results {
+        r?;
+    }
+    Ok(())
+}
+
+/// Median microseconds of `rounds` × (BEGIN; SELECT 1; COMMIT), plain and in a tenant
+/// transaction, interleaved so machine noise hits both alike.
+async fn switch_cost(engine: &Engine, tenants: &[TenantRef], rounds: usize) -> anyhow::Result<(f64, f64, f64)> {
+    let mut plain = Vec::with_capacity(rounds);
+    let mut one = Vec::with_capacity(rounds);
+    let mut random = Vec::with_capacity(rounds);
+    for i in 0..rounds {
+        {
+            let conn = engine.shared().await?;
+            // Prepared once per connection, like the tenant transaction's statements.
+            let statement = conn.prepare_cached("select 1").await?;
+            let started = Instant::now();
+            conn.batch_execute("begin").await?;
+            conn.query_one(&statement, &[]).await?;
+            conn.batch_execute("commit").await?;
+            plain.push(started.elapsed().as_secs_f64() * 1e6);
+        }
+        for (set, tenant) in [(&mut one, &tenants[0]), (&mut random, &tenants[(i * 7919) % tenants.len()])] {
+            let started = Instant::now();
+            let tx = engine.begin(tenant).await?;
+            tx.query_one("select 1", &[]).await?;
+            tx.commit().await?;
+            set.push(started.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    for v in [&mut plain, &mut one, &mut random] {
+        v.sort_by(f64::total_cmp);
+    }
+    Ok((percentile(&plain, 0.5), percentile(&one, 0.5), percentile(&random, 0.5)))
+}
+
+pub async fn run(args: &[String]) -> anyhow::Result<()> {
+    let total: usize = match args {
+        [flag, n] if flag == "--tenants" => n.parse().context("--tenants N")?,
+        _ => 1000,
+    };
+    let sample = 20;
+    let db = TestDb::with(|c| {
+        c.pool_size = 4;
+        c.admin_pool_size = 4;
+    })
+    .await;
+    let engine = db.engine.clone();
+    println!("database {} (dropped at the end)", db.name);
+
+    // Provisioning at 100 and at `total` existing tenants.
+    fill(&engine, 0, 100).await?;
+    let at_100 = provision(&engine, 100, sample).await?;
+    fill(&engine, 100 + sample, total).await?;
+    let at_total = provision(&engine, total, sample).await?;
+    let existing = total + sample;
+
+    // No-op fleet migration: the decision is one catalog query.
+    let mut noop = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let pending = engine.pending_tenants().await?;
+        anyhow::ensure!(pending.is_empty(), "nothing should be pending");
+        engine.migrate_tenants(pending, &MigrateOptions::default(), &|_| {}).await?;
+        noop.push(ms(started.elapsed()));
+    }
+    noop.sort_by(f64::total_cmp);
+
+    // The tenant switch against a plain BEGIN.
+    let tenants: Vec<TenantRef> = engine.tenants().await?.iter().map(|t| t.as_ref()).collect();
+    let (plain_us, one_us, random_us) = switch_cost(&engine, &tenants, 3000).await?;
+
+    // One-column migration over every tenant, with a second engine that knows it.
+    let mut config: EngineConfig = db.config();
+    config.tenant_migrations =
+        Migrations::tenant().with("bench_priority", "alter table ats_job add column priority integer;");
+    let migrating = Engine::connect(config).await?;
+    let pending = migrating.pending_tenants().await?;
+    let count = pending.len();
+    let started = Instant::now();
+    let report = migrating
+        .migrate_tenants(pending, &MigrateOptions { concurrency: 4, ..Default::default() }, &|_| {})
+        .await?;
+    let one_column = started.elapsed();
+    anyhow::ensure!(report.failed.is_empty(), "migration failures: {:?}", report.failed);
+
+    let results = json!({
+        "tenants": existing,
+        "provision_ms_at_100": {"median": percentile(&at_100, 0.5), "p90": percentile(&at_100, 0.9)},
+        "provision_ms_at_total": {"median": percentile(&at_total, 0.5), "p90": percentile(&at_total, 0.9)},
+        "noop_migrate_ms": {"median": percentile(&noop, 0.5)},
+        "one_column_migrate_s": {"tenants": count, "seconds": one_column.as_secs_f64(), "concurrency": 4},
+        "switch_us": {"plain_begin": plain_us, "tenant_same": one_us, "tenant_random": random_us},
+    });
+    println!("| figure | value |\n|---|---|");
+    println!("| provisioning at 100 existing tenants, median / p90 | {:.1} / {:.1} ms |", percentile(&at_100, 0.5), percentile(&at_100, 0.9));
+    println!("| provisioning at {total} existing tenants, median / p90 | {:.1} / {:.1} ms |", percentile(&at_total, 0.5), percentile(&at_total, 0.9));
+    println!("| no-op `migrate` over {existing} tenants (median of 5) | {:.1} ms |", percentile(&noop, 0.5));
+    println!("| one-column migration over {count} tenants, concurrency 4 | {:.2} s |", one_column.as_secs_f64());
+    println!("| BEGIN; SELECT 1; COMMIT — plain | {plain_us:.0} µs |");
+    println!("| the same in a tenant transaction, one tenant / random of {} | {one_us:.0} / {random_us:.0} µs |", tenants.len());
+    println!("| tenant switch cost (same tenant − plain) | {:.0} µs |", one_us - plain_us);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results-engine.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
+    println!("wrote {}", path.display());
+    drop(migrating);
+    drop(engine);
+    drop(db);
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! `zumodra-bench engine`: the tenancy engine's figures — provisioning time at 100 and
+//! 1,000 existing tenants, no-op and one-column fleet migrations over 1,000 tenants, and
+//! the cost of the tenant switch against a plain `BEGIN`.
+//!
+//! It runs against `ZUMODRA_TEST_DATABASE_URL` (or a private throw-away cluster) in a
+//! fresh database that it drops at the end, prints a Markdown table and writes
+//! `bench/results-engine.json`.
+
+mod engine;
+
+use anyhow::bail;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("engine") => engine::run(&args[1..]).await,
+        _ => bail!("usage: zumodra-bench engine [--tenants N]"),
+    }
+}

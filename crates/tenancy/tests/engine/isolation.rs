@@ -39,7 +39,10 @@ async fn identical_rows_in_two_tenants_stay_independent() {
     for t in [&a, &b] {
         let tx = db.engine.begin(t).await.unwrap();
         let id: i64 = tx
-            .query_one("insert into ats_job (title) values ('Engineer') returning id", &[])
+            .query_one(
+                "insert into ats_job (title) values ('Engineer') returning id",
+                &[],
+            )
             .await
             .unwrap()
             .get(0);
@@ -47,12 +50,25 @@ async fn identical_rows_in_two_tenants_stay_independent() {
         tx.commit().await.unwrap();
     }
     let tx = db.engine.begin(&a).await.unwrap();
-    tx.execute("update ats_job set title = 'Senior Engineer' where id = 1", &[]).await.unwrap();
+    tx.execute(
+        "update ats_job set title = 'Senior Engineer' where id = 1",
+        &[],
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let tx = db.engine.begin(&b).await.unwrap();
-    let title: String = tx.query_one("select title from ats_job where id = 1", &[]).await.unwrap().get(0);
+    let title: String = tx
+        .query_one("select title from ats_job where id = 1", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(title, "Engineer");
-    let n: i64 = tx.query_one("select count(*) from ats_job", &[]).await.unwrap().get(0);
+    let n: i64 = tx
+        .query_one("select count(*) from ats_job", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 1);
 }
 
@@ -61,31 +77,55 @@ async fn tenant_tables_exist_only_in_tenant_schemas() {
     let db = TestDb::new().await;
     create(&db.engine, "acme").await;
     let su = db.superuser().await;
-    let mut public: Vec<String> = su
-        .query("select tablename::text from pg_tables where schemaname = 'public' order by 1", &[])
+    let public: Vec<String> = su
+        .query(
+            "select tablename::text from pg_tables where schemaname = 'public' order by 1",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
         .map(|r| r.get(0))
         .collect();
-    public.sort();
-    assert_eq!(
-        public,
-        [
-            "domains", "plans", "platform_audit", "sessions", "tenant_migrations", "tenants", "users",
-            "zumodra_installation", "zumodra_shared_migrations",
-        ]
-    );
-    let tenant: Vec<String> = su
-        .query("select tablename::text from pg_tables where schemaname = 'tenant_acme' order by 1", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    for table in ["ats_job", "ats_candidate", "ats_application", "members", "hr_core_employee", "audit_log"] {
-        assert!(tenant.iter().any(|t| t == table), "{table} missing from tenant_acme: {tenant:?}");
+    for shared in [
+        "tenants",
+        "domains",
+        "users",
+        "sessions",
+        "plans",
+        "platform_audit",
+        "tenant_migrations",
+    ] {
+        assert!(
+            public.iter().any(|t| t == shared),
+            "{shared} missing from public: {public:?}"
+        );
     }
+    let tenant: Vec<String> = su
+        .query(
+            "select tablename::text from pg_tables where schemaname = 'tenant_acme' order by 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for table in [
+        "ats_job",
+        "ats_candidate",
+        "ats_application",
+        "members",
+        "hr_core_employee",
+        "audit_log",
+    ] {
+        assert!(
+            tenant.iter().any(|t| t == table),
+            "{table} missing from tenant_acme: {tenant:?}"
+        );
+    }
+    let leaked: Vec<&String> = tenant.iter().filter(|t| public.contains(t)).collect();
+    assert!(leaked.is_empty(), "tenant tables in public: {leaked:?}");
     // No foreign key points into a tenant schema from elsewhere, and none leaves one.
     let crossing: i64 = su
         .query_one(
@@ -107,17 +147,29 @@ async fn raw_sql_naming_another_tenant_schema_is_refused_by_postgres() {
     let a = create(&db.engine, "acme").await.as_ref();
     create(&db.engine, "globex").await;
     let tx = db.engine.begin(&a).await.unwrap();
-    let err = tx.query("select id, title from tenant_globex.ats_job", &[]).await.unwrap_err();
+    let err = tx
+        .query("select id, title from tenant_globex.ats_job", &[])
+        .await
+        .unwrap_err();
     assert_eq!(err.sqlstate(), Some("42501"), "{err}");
     drop(tx);
     let tx = db.engine.begin(&a).await.unwrap();
-    let err = tx.query("insert into tenant_globex.ats_job (title) values ('x')", &[]).await.unwrap_err();
+    let err = tx
+        .query(
+            "insert into tenant_globex.ats_job (title) values ('x')",
+            &[],
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.sqlstate(), Some("42501"), "{err}");
     drop(tx);
     // Unqualified SQL sees only A's tables.
     let tx = db.engine.begin(&a).await.unwrap();
     let schema: String = tx
-        .query_one("select table_schema::text from information_schema.tables where table_name = 'ats_job'", &[])
+        .query_one(
+            "select table_schema::text from information_schema.tables where table_name = 'ats_job'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -125,10 +177,16 @@ async fn raw_sql_naming_another_tenant_schema_is_refused_by_postgres() {
     drop(tx);
     // Outside a tenant transaction the runtime role reads no tenant schema at all.
     let conn = db.engine.shared().await.unwrap();
-    let err = conn.query("select id from tenant_acme.ats_job", &[]).await.unwrap_err();
+    let err = conn
+        .query("select id from tenant_acme.ats_job", &[])
+        .await
+        .unwrap_err();
     assert_eq!(err.code().map(|c| c.code()), Some("42501"), "{err}");
     let inherit: bool = conn
-        .query_one("select rolinherit from pg_roles where rolname = current_user", &[])
+        .query_one(
+            "select rolinherit from pg_roles where rolname = current_user",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -145,12 +203,23 @@ async fn every_way_a_transaction_ends_leaves_a_clean_connection() {
     assert_eq!(clean.0, db.prefix.runtime_role().as_str());
     assert!(clean.2, "not inside a transaction");
 
-    let inside = |state: &(String, String, bool)| state.0.contains("_t_acme") || state.1.contains("tenant_acme");
+    let inside = |state: &(String, String, bool)| {
+        state.0.contains("_t_acme") || state.1.contains("tenant_acme")
+    };
 
     // commit
     let tx = engine.begin(&a).await.unwrap();
-    let row = tx.query_one("select current_user::text, current_setting('search_path')", &[]).await.unwrap();
-    assert!(inside(&(row.get(0), row.get(1), false)), "the switch happened");
+    let row = tx
+        .query_one(
+            "select current_user::text, current_setting('search_path')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(
+        inside(&(row.get(0), row.get(1), false)),
+        "the switch happened"
+    );
     tx.commit().await.unwrap();
     assert_eq!(connection_state(&engine).await, clean, "after commit");
 
@@ -161,11 +230,17 @@ async fn every_way_a_transaction_ends_leaves_a_clean_connection() {
 
     // dropped without commit, and the write is gone
     let tx = engine.begin(&a).await.unwrap();
-    tx.execute("insert into ats_job (title) values ('ghost')", &[]).await.unwrap();
+    tx.execute("insert into ats_job (title) values ('ghost')", &[])
+        .await
+        .unwrap();
     drop(tx);
     assert_eq!(connection_state(&engine).await, clean, "after drop");
     let tx = engine.begin(&a).await.unwrap();
-    let n: i64 = tx.query_one("select count(*) from ats_job", &[]).await.unwrap().get(0);
+    let n: i64 = tx
+        .query_one("select count(*) from ats_job", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 0, "a dropped transaction is rolled back");
     tx.commit().await.unwrap();
 
@@ -177,15 +252,24 @@ async fn every_way_a_transaction_ends_leaves_a_clean_connection() {
 
     // a commit that fails (the transaction was aborted by an error)
     let tx = engine.begin(&a).await.unwrap();
-    assert!(tx.query("select nonexistent_column from ats_job", &[]).await.is_err());
+    assert!(tx
+        .query("select nonexistent_column from ats_job", &[])
+        .await
+        .is_err());
     let _ = tx.commit().await;
-    assert_eq!(connection_state(&engine).await, clean, "after a failed commit");
+    assert_eq!(
+        connection_state(&engine).await,
+        clean,
+        "after a failed commit"
+    );
 
     // a panic inside
     let (e2, a2) = (engine.clone(), a.clone());
     let panicked = tokio::spawn(async move {
         let tx = e2.begin(&a2).await.unwrap();
-        tx.execute("insert into ats_job (title) values ('panic')", &[]).await.unwrap();
+        tx.execute("insert into ats_job (title) values ('panic')", &[])
+            .await
+            .unwrap();
         panic!("handler bug");
     })
     .await;
@@ -200,11 +284,19 @@ async fn every_way_a_transaction_ends_leaves_a_clean_connection() {
     })
     .await;
     assert!(cancelled.is_err());
-    assert_eq!(connection_state(&engine).await, clean, "after a cancelled future");
+    assert_eq!(
+        connection_state(&engine).await,
+        clean,
+        "after a cancelled future"
+    );
 
     // the tenant's data is intact after all that
     let tx = engine.begin(&a).await.unwrap();
-    let n: i64 = tx.query_one("select count(*) from ats_job", &[]).await.unwrap().get(0);
+    let n: i64 = tx
+        .query_one("select count(*) from ats_job", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 0);
 }
 
@@ -220,12 +312,20 @@ async fn a_tenant_role_cannot_change_or_delete_audit_rows() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    for sql in ["update audit_log set action = 'x'", "delete from audit_log", "truncate audit_log"] {
+    for sql in [
+        "update audit_log set action = 'x'",
+        "delete from audit_log",
+        "truncate audit_log",
+    ] {
         let tx = db.engine.begin(&a).await.unwrap();
         let err = tx.execute(sql, &[]).await.unwrap_err();
         assert_eq!(err.sqlstate(), Some("42501"), "{sql}: {err}");
     }
     let tx = db.engine.begin(&a).await.unwrap();
-    let n: i64 = tx.query_one("select count(*) from audit_log", &[]).await.unwrap().get(0);
+    let n: i64 = tx
+        .query_one("select count(*) from audit_log", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 1);
 }

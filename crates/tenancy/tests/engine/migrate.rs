@@ -30,7 +30,8 @@ async fn has_priority(db: &TestDb, schema: &str) -> bool {
 
 #[tokio::test]
 async fn a_failed_fleet_migration_resumes_and_the_ledger_agrees() {
-    let db = TestDb::with(|c| c.tenant_migrations = Migrations::tenant().with("flaky", FLAKY_V2)).await;
+    let db =
+        TestDb::with(|c| c.tenant_migrations = Migrations::tenant().with("flaky", FLAKY_V2)).await;
     let su = db.superuser().await;
     su.batch_execute(
         "create table public.zt_fail (schema_name text primary key); \
@@ -48,9 +49,20 @@ async fn a_failed_fleet_migration_resumes_and_the_ledger_agrees() {
     let on_done = |_: &TenantOutcome| {
         seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     };
-    let opts = MigrateOptions { concurrency: 3, ..Default::default() };
-    let report = db.engine.migrate_tenants(pending, &opts, &on_done).await.unwrap();
-    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 8, "progress saw every tenant");
+    let opts = MigrateOptions {
+        concurrency: 3,
+        ..Default::default()
+    };
+    let report = db
+        .engine
+        .migrate_tenants(pending, &opts, &on_done)
+        .await
+        .unwrap();
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::SeqCst),
+        8,
+        "progress saw every tenant"
+    );
     assert_eq!(report.migrated, 6);
     let mut failed: Vec<_> = report.failed.iter().map(|(s, _)| s.clone()).collect();
     failed.sort();
@@ -59,23 +71,39 @@ async fn a_failed_fleet_migration_resumes_and_the_ledger_agrees() {
 
     // The ledger agrees with the schemas.
     let status = db.engine.migration_status().await.unwrap();
-    assert_eq!(status.counts, vec![(1, "failed".to_string(), 2), (2, "ok".to_string(), 6)]);
+    assert_eq!(
+        status.counts,
+        vec![(1, "failed".to_string(), 2), (2, "ok".to_string(), 6)]
+    );
     assert_eq!(status.failed.len(), 2);
     for i in 0..8 {
         let schema = format!("tenant_t{i:02}");
-        assert_eq!(has_priority(&db, &schema).await, i != 3 && i != 5, "{schema}");
+        assert_eq!(
+            has_priority(&db, &schema).await,
+            i != 3 && i != 5,
+            "{schema}"
+        );
     }
 
     // Fix the cause; the rerun takes only the two that are behind.
-    su.batch_execute("delete from public.zt_fail").await.unwrap();
+    su.batch_execute("delete from public.zt_fail")
+        .await
+        .unwrap();
     let pending = db.engine.pending_tenants().await.unwrap();
     assert_eq!(pending.len(), 2);
-    let report = db.engine.migrate_tenants(pending, &opts, &|_| {}).await.unwrap();
+    let report = db
+        .engine
+        .migrate_tenants(pending, &opts, &|_| {})
+        .await
+        .unwrap();
     assert_eq!((report.migrated, report.failed.len()), (2, 0));
     let status = db.engine.migration_status().await.unwrap();
     assert_eq!(status.counts, vec![(2, "ok".to_string(), 8)]);
     assert!(status.failed.is_empty());
-    assert!(db.engine.pending_tenants().await.unwrap().is_empty(), "a no-op run has nothing to do");
+    assert!(
+        db.engine.pending_tenants().await.unwrap().is_empty(),
+        "a no-op run has nothing to do"
+    );
     for i in 0..8 {
         assert!(has_priority(&db, &format!("tenant_t{i:02}")).await);
     }
@@ -84,20 +112,42 @@ async fn a_failed_fleet_migration_resumes_and_the_ledger_agrees() {
 #[tokio::test]
 async fn a_migration_does_not_wait_long_behind_an_application_lock() {
     let db = TestDb::with(|c| {
-        c.tenant_migrations = Migrations::tenant().with("add_column", "alter table ats_job add column priority integer;")
+        c.tenant_migrations = Migrations::tenant().with(
+            "add_column",
+            "alter table ats_job add column priority integer;",
+        )
     })
     .await;
     create_at(&db.engine, "busy", 1).await;
     // A long transaction holds a lock that ALTER TABLE must wait for.
     let holder = db.superuser().await;
-    holder.batch_execute("begin; lock table tenant_busy.ats_job in access share mode").await.unwrap();
-    let opts = MigrateOptions { lock_timeout: Duration::from_millis(100), lock_retries: 1, ..Default::default() };
+    holder
+        .batch_execute("begin; lock table tenant_busy.ats_job in access share mode")
+        .await
+        .unwrap();
+    let opts = MigrateOptions {
+        lock_timeout: Duration::from_millis(100),
+        lock_retries: 1,
+        ..Default::default()
+    };
     let started = std::time::Instant::now();
-    let report = db.engine.migrate_tenants(db.engine.pending_tenants().await.unwrap(), &opts, &|_| {}).await.unwrap();
+    let report = db
+        .engine
+        .migrate_tenants(db.engine.pending_tenants().await.unwrap(), &opts, &|_| {})
+        .await
+        .unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(report.failed.len(), 1);
-    assert!(report.failed[0].1.starts_with("55P03"), "{}", report.failed[0].1);
+    assert!(
+        report.failed[0].1.starts_with("55P03"),
+        "{}",
+        report.failed[0].1
+    );
     holder.batch_execute("commit").await.unwrap();
-    let report = db.engine.migrate_tenants(db.engine.pending_tenants().await.unwrap(), &opts, &|_| {}).await.unwrap();
+    let report = db
+        .engine
+        .migrate_tenants(db.engine.pending_tenants().await.unwrap(), &opts, &|_| {})
+        .await
+        .unwrap();
     assert_eq!((report.migrated, report.failed.len()), (1, 0));
 }

@@ -10,13 +10,22 @@ use crate::support::{create, create_at, leftovers, new_tenant, with_owner};
 #[tokio::test]
 async fn a_tenant_gets_role_schema_tables_domain_and_owner() {
     let db = TestDb::new().await;
-    let t = db.engine.create_tenant(with_owner("acme-corp", "Alice@Acme.test")).await.unwrap();
+    let t = db
+        .engine
+        .create_tenant(with_owner("acme-corp", "Alice@Acme.test"))
+        .await
+        .unwrap();
     assert_eq!(t.status, TenantStatus::Active);
     let domains = db.engine.domains(t.id).await.unwrap();
     assert_eq!(domains.len(), 1);
     assert_eq!(domains[0].domain, "acme-corp.localhost");
     assert!(domains[0].is_primary);
-    let found = db.engine.tenant_by_domain("acme-corp.localhost").await.unwrap().unwrap();
+    let found = db
+        .engine
+        .tenant_by_domain("acme-corp.localhost")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.id, t.id);
     let su = db.superuser().await;
     let row = su
@@ -27,9 +36,17 @@ async fn a_tenant_gets_role_schema_tables_domain_and_owner() {
         )
         .await
         .unwrap();
-    assert_eq!(row.get::<_, String>(0), db.engine.tenant_role(&t.slug).as_str());
+    assert_eq!(
+        row.get::<_, String>(0),
+        db.engine.tenant_role(&t.slug).as_str()
+    );
     assert!(!row.get::<_, bool>(1), "tenant roles are NOLOGIN");
-    let user = db.engine.user_by_email("alice@acme.TEST").await.unwrap().unwrap();
+    let user = db
+        .engine
+        .user_by_email("alice@acme.TEST")
+        .await
+        .unwrap()
+        .unwrap();
     let tx = db.engine.begin(&t.as_ref()).await.unwrap();
     let role: String = tx
         .query_one("select role from members where user_id = $1", &[&user.id])
@@ -48,13 +65,19 @@ async fn bad_slugs_names_and_plans_are_refused() {
     }
     let err = db
         .engine
-        .create_tenant(zumodra_tenancy::NewTenant { plan: "platinum".into(), ..new_tenant("acme") })
+        .create_tenant(zumodra_tenancy::NewTenant {
+            plan: "platinum".into(),
+            ..new_tenant("acme")
+        })
         .await
         .unwrap_err();
     assert!(matches!(err, Error::UnknownPlan(_)), "{err}");
     let err = db
         .engine
-        .create_tenant(zumodra_tenancy::NewTenant { name: "  ".into(), ..new_tenant("acme") })
+        .create_tenant(zumodra_tenancy::NewTenant {
+            name: "  ".into(),
+            ..new_tenant("acme")
+        })
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Invalid(_)), "{err}");
@@ -70,17 +93,41 @@ async fn a_failure_at_any_step_leaves_nothing_behind() {
             .engine
             .create_tenant_with(
                 with_owner("doomed", "owner@doomed.test"),
-                ProvisionOptions { fail_after: Some(step), ..Default::default() },
+                ProvisionOptions {
+                    fail_after: Some(step),
+                    ..Default::default()
+                },
             )
             .await
             .unwrap_err();
-        assert!(err.to_string().contains("injected") || matches!(err, Error::Db(_)), "{step:?}: {err}");
+        assert!(
+            err.to_string().contains("injected") || matches!(err, Error::Db(_)),
+            "{step:?}: {err}"
+        );
         let (schemas, roles) = leftovers(&db).await;
         assert!(schemas.is_empty(), "{step:?} left schemas {schemas:?}");
         assert_eq!(roles, roles_before, "{step:?} left roles");
-        assert!(matches!(db.engine.tenant("doomed").await, Err(Error::TenantNotFound(_))), "{step:?}");
-        assert!(db.engine.tenant_by_domain("doomed.localhost").await.unwrap().is_none());
-        assert!(db.engine.user_by_email("owner@doomed.test").await.unwrap().is_none(), "{step:?}");
+        assert!(
+            matches!(
+                db.engine.tenant("doomed").await,
+                Err(Error::TenantNotFound(_))
+            ),
+            "{step:?}"
+        );
+        assert!(db
+            .engine
+            .tenant_by_domain("doomed.localhost")
+            .await
+            .unwrap()
+            .is_none());
+        assert!(
+            db.engine
+                .user_by_email("owner@doomed.test")
+                .await
+                .unwrap()
+                .is_none(),
+            "{step:?}"
+        );
     }
     // And the slug is still free.
     create(&db.engine, "doomed").await;
@@ -172,16 +219,34 @@ async fn provisioned_and_step_by_step_migrated_schemas_are_identical() {
     let pending = db.engine.pending_tenants().await.unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].version, 0);
-    let report = db.engine.migrate_tenants(pending, &MigrateOptions::default(), &|_| {}).await.unwrap();
+    let report = db
+        .engine
+        .migrate_tenants(pending, &MigrateOptions::default(), &|_| {})
+        .await
+        .unwrap();
     assert_eq!(report.migrated, 1);
     let status = db.engine.migration_status().await.unwrap();
     assert_eq!(status.counts, vec![(latest, "ok".to_string(), 2)]);
-    let a = schema_shape(&db, "tenant_fresh", db.engine.tenant_role(&fresh.slug).as_str()).await;
+    let a = schema_shape(
+        &db,
+        "tenant_fresh",
+        db.engine.tenant_role(&fresh.slug).as_str(),
+    )
+    .await;
     let b = schema_shape(&db, "tenant_old", db.engine.tenant_role(&old.slug).as_str()).await;
-    assert!(a.len() > 50, "the comparison sees the schema: {} lines", a.len());
+    assert!(
+        a.len() > 50,
+        "the comparison sees the schema: {} lines",
+        a.len()
+    );
     assert!(a.iter().any(|l| l.contains("ats_job_priority")));
-    assert!(a.iter().any(|l| l.contains("audit_log") && l.contains("acl=")));
+    assert!(a
+        .iter()
+        .any(|l| l.contains("audit_log") && l.contains("acl=")));
     let only_a: Vec<_> = a.iter().filter(|l| !b.contains(l)).collect();
     let only_b: Vec<_> = b.iter().filter(|l| !a.contains(l)).collect();
-    assert!(only_a.is_empty() && only_b.is_empty(), "provisioned only: {only_a:#?}\nmigrated only: {only_b:#?}");
+    assert!(
+        only_a.is_empty() && only_b.is_empty(),
+        "provisioned only: {only_a:#?}\nmigrated only: {only_b:#?}"
+    );
 }

@@ -12,7 +12,11 @@ pub fn new_tenant(slug: &str) -> NewTenant {
 
 pub fn with_owner(slug: &str, email: &str) -> NewTenant {
     NewTenant {
-        owner: Some(NewOwner { email: email.into(), password: "correct horse".into(), display_name: String::new() }),
+        owner: Some(NewOwner {
+            email: email.into(),
+            password: "correct horse".into(),
+            display_name: String::new(),
+        }),
         ..new_tenant(slug)
     }
 }
@@ -23,7 +27,13 @@ pub async fn create(engine: &Engine, slug: &str) -> Tenant {
 
 pub async fn create_at(engine: &Engine, slug: &str, version: i32) -> Tenant {
     engine
-        .create_tenant_with(new_tenant(slug), ProvisionOptions { version: Some(version), ..Default::default() })
+        .create_tenant_with(
+            new_tenant(slug),
+            ProvisionOptions {
+                version: Some(version),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap()
 }
@@ -32,7 +42,10 @@ pub async fn create_at(engine: &Engine, slug: &str, version: i32) -> Tenant {
 pub async fn leftovers(db: &zumodra_tenancy::testing::TestDb) -> (Vec<String>, Vec<String>) {
     let su = db.superuser().await;
     let schemas = su
-        .query("select nspname::text from pg_namespace where nspname like 'tenant\\_%' order by 1", &[])
+        .query(
+            "select nspname::text from pg_namespace where nspname like 'tenant\\_%' order by 1",
+            &[],
+        )
         .await
         .unwrap()
         .iter()

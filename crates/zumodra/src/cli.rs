@@ -128,7 +128,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo => crate::startup::serve(settings, true).await,
         other => {
             let db = Database::open(&settings).await?;
-            let result = run_admin(&db, other).await;
+            // Ctrl-C still stops the embedded cluster this process started.
+            let result = tokio::select! {
+                result = run_admin(&db, other) => result,
+                _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+            };
             db.close();
             result
         }

@@ -2,6 +2,8 @@
 -- table, index and sequence here is owned by that role. Everything after the
 -- `-- @owner` line runs as the installation owner: the audit log belongs to the owner and
 -- the tenant role may only insert and read it. {{tenant}} is the tenant role, quoted.
+-- Foreign keys are DEFERRABLE (checked immediately unless a transaction defers them) so
+-- an import can load tables in any order.
 
 create table settings (
     id boolean primary key default true check (id),
@@ -27,7 +29,7 @@ create table members (
 );
 
 create table custom_permissions (
-    user_id bigint not null references members (user_id) on delete cascade,
+    user_id bigint not null references members (user_id) on delete cascade deferrable,
     permission text not null,
     granted boolean not null,
     created_at timestamptz not null default now(),
@@ -74,8 +76,8 @@ create unique index ats_candidate_email on ats_candidate (lower(email));
 
 create table ats_application (
     id bigint generated always as identity primary key,
-    job_id bigint not null references ats_job (id) on delete cascade,
-    candidate_id bigint not null references ats_candidate (id) on delete cascade,
+    job_id bigint not null references ats_job (id) on delete cascade deferrable,
+    candidate_id bigint not null references ats_candidate (id) on delete cascade deferrable,
     stage text not null,
     rating smallint check (rating between 0 and 5),
     version integer not null default 1,
@@ -87,7 +89,7 @@ create index ats_application_candidate on ats_application (candidate_id);
 
 create table ats_application_history (
     id bigint generated always as identity primary key,
-    application_id bigint not null references ats_application (id) on delete cascade,
+    application_id bigint not null references ats_application (id) on delete cascade deferrable,
     from_stage text,
     to_stage text not null,
     moved_by bigint,
@@ -103,7 +105,7 @@ create table hr_core_employee (
     email text not null,
     job_title text not null default '',
     department text not null default '',
-    manager_id bigint references hr_core_employee (id),
+    manager_id bigint references hr_core_employee (id) deferrable,
     hire_date date,
     employment_type text not null default 'full_time',
     status text not null default 'active',
@@ -116,7 +118,7 @@ create unique index hr_core_employee_email on hr_core_employee (lower(email));
 
 create table hr_core_timeoff (
     id bigint generated always as identity primary key,
-    employee_id bigint not null references hr_core_employee (id) on delete cascade,
+    employee_id bigint not null references hr_core_employee (id) on delete cascade deferrable,
     kind text not null,
     start_date date not null,
     end_date date not null,

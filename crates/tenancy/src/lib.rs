@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod embedded;
 mod engine;
 pub mod error;
+pub mod jobs;
 mod lifecycle;
 pub mod migrate;
 pub mod migrations;

@@ -3,6 +3,7 @@
 
 mod embedded;
 mod isolation;
+mod jobs;
 mod lifecycle;
 mod migrate;
 mod provisioning;

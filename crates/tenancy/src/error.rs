@@ -32,6 +32,9 @@ pub enum Error {
     EmailTaken(String),
     #[error("{0}")]
     Invalid(String),
+    /// A tenant archive was refused; nothing was created.
+    #[error(transparent)]
+    Archive(#[from] crate::archive::ArchiveError),
     /// Anything else from PostgreSQL.
     #[error("database error: {0}")]
     Db(tokio_postgres::Error),

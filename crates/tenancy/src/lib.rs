@@ -14,6 +14,7 @@
 //!
 //! Only this crate ever changes the role or the search_path, and always with `SET LOCAL`.
 
+pub mod archive;
 pub mod catalog;
 pub mod embedded;
 mod engine;

@@ -65,6 +65,16 @@ pub struct ProvisionOptions {
     pub version: Option<i32>,
 }
 
+/// A validated [`NewTenant`], ready to provision (the owner's password already hashed).
+pub(crate) struct Prepared {
+    pub(crate) slug: Slug,
+    name: String,
+    plan: String,
+    status: TenantStatus,
+    owner: Option<(String, String, String)>,
+    pub(crate) version: i32,
+}
+
 impl Engine {
     /// Create a tenant. Exactly one of many concurrent creations of one slug succeeds;
     /// the others get [`Error::SlugTaken`].
@@ -79,6 +89,22 @@ impl Engine {
         new: NewTenant,
         opts: ProvisionOptions,
     ) -> Result<Tenant> {
+        let prepared = self.prepare_tenant(new, opts.version).await?;
+        let mut conn = self.admin().await?;
+        let tx = conn.transaction().await?;
+        let id = self.provision_in(&tx, &prepared, opts.fail_after).await?;
+        let tenant = activate(&tx, id, &prepared, prepared.version, opts.fail_after).await?;
+        tx.commit().await?;
+        tracing::info!(tenant = %prepared.slug, "tenant provisioned");
+        Ok(tenant)
+    }
+
+    /// Validate a new tenant and hash its owner's password (off the async runtime).
+    pub(crate) async fn prepare_tenant(
+        &self,
+        new: NewTenant,
+        version: Option<i32>,
+    ) -> Result<Prepared> {
         let slug = Slug::parse(&new.slug)?;
         let name = new.name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 200 {
@@ -89,9 +115,6 @@ impl Engine {
         if !matches!(new.status, TenantStatus::Active | TenantStatus::Trial) {
             return Err(Error::Invalid("a new tenant is active or trial".into()));
         }
-        let version = opts
-            .version
-            .unwrap_or(self.inner.tenant_migrations.latest());
         let owner = match &new.owner {
             Some(o) => {
                 let email = parse_email(&o.email)?;
@@ -101,11 +124,30 @@ impl Engine {
             }
             None => None,
         };
-        let role = self.inner.prefix.tenant_role(&slug);
+        let version = version.unwrap_or(self.inner.tenant_migrations.latest());
+        Ok(Prepared {
+            slug,
+            name,
+            plan: new.plan,
+            status: new.status,
+            owner,
+            version,
+        })
+    }
+
+    /// Steps 1–6 of provisioning inside the caller's owner transaction: catalog row
+    /// (status `provisioning`), role, schema, tables at `prepared.version`, primary
+    /// domain, owner. Returns the tenant id; [`activate`] finishes.
+    pub(crate) async fn provision_in(
+        &self,
+        tx: &Transaction<'_>,
+        prepared: &Prepared,
+        fail_after: Option<ProvisionStep>,
+    ) -> Result<i64> {
+        let slug = &prepared.slug;
+        let role = self.inner.prefix.tenant_role(slug);
         let schema = slug.schema_name();
-        let mut conn = self.admin().await?;
-        let tx = conn.transaction().await?;
-        let fail = |step: ProvisionStep| opts.fail_after == Some(step);
+        let fail = |step: ProvisionStep| fail_after == Some(step);
 
         // 1. The catalog row. The unique slug makes concurrent creations queue here.
         let row = tx
@@ -114,8 +156,8 @@ impl Engine {
                  values ($1, $2, $3, 'provisioning', $4, $5) returning id",
                 &[
                     &slug.as_str(),
-                    &name,
-                    &new.plan,
+                    &prepared.name,
+                    &prepared.plan,
                     &schema.as_str(),
                     &role.as_str(),
                 ],
@@ -123,11 +165,11 @@ impl Engine {
             .await
             .map_err(|e| match Error::from(e) {
                 e if e.sqlstate() == Some("23505") => Error::SlugTaken(slug.to_string()),
-                e if e.sqlstate() == Some("23503") => Error::UnknownPlan(new.plan.clone()),
+                e if e.sqlstate() == Some("23503") => Error::UnknownPlan(prepared.plan.clone()),
                 e => e,
             })?;
         let id: i64 = row.get(0);
-        inject(&tx, fail(ProvisionStep::CatalogRow)).await?;
+        inject(tx, fail(ProvisionStep::CatalogRow)).await?;
 
         // 2. The role: NOLOGIN, in the tenants group, and the runtime role a member.
         let runtime = self.inner.prefix.runtime_role();
@@ -141,17 +183,17 @@ impl Engine {
             ddl.push_str(&format!(" grant {role} to current_user;"));
         }
         tx.batch_execute(&ddl).await?;
-        inject(&tx, fail(ProvisionStep::Role)).await?;
+        inject(tx, fail(ProvisionStep::Role)).await?;
 
         // 3. The schema, owned by the role.
         tx.batch_execute(&format!("create schema {schema} authorization {role}"))
             .await?;
-        inject(&tx, fail(ProvisionStep::Schema)).await?;
+        inject(tx, fail(ProvisionStep::Schema)).await?;
 
-        // 4. The tables of the current version, in one message.
-        tx.batch_execute(&schema_script(self, &schema, &role, 0, version))
+        // 4. The tables of the requested version, in one message.
+        tx.batch_execute(&schema_script(self, &schema, &role, 0, prepared.version))
             .await?;
-        inject(&tx, fail(ProvisionStep::Tables)).await?;
+        inject(tx, fail(ProvisionStep::Tables)).await?;
 
         // 5. The primary domain.
         let domain = format!("{slug}.{}", self.inner.base_domain);
@@ -164,38 +206,45 @@ impl Engine {
             e if e.sqlstate() == Some("23505") => Error::DomainTaken(domain.clone()),
             e => e,
         })?;
-        inject(&tx, fail(ProvisionStep::Domain)).await?;
+        inject(tx, fail(ProvisionStep::Domain)).await?;
 
         // 6. The owner.
-        if let Some((email, hash, display_name)) = &owner {
-            add_owner(&tx, &schema, &role, email, hash, display_name).await?;
+        if let Some((email, hash, display_name)) = &prepared.owner {
+            add_owner(tx, &schema, &role, email, hash, display_name).await?;
         }
-        inject(&tx, fail(ProvisionStep::Owner)).await?;
+        inject(tx, fail(ProvisionStep::Owner)).await?;
+        Ok(id)
+    }
+}
 
-        // 7. The ledger and the final status.
-        let trial_ends =
-            (new.status == TenantStatus::Trial).then(|| Utc::now() + chrono::Duration::days(14));
-        tx.execute(
-            "insert into public.tenant_migrations (tenant_id, version, status, started_at, finished_at) \
-             values ($1, $2, 'ok', now(), now())",
-            &[&id, &version],
+/// Step 7 of provisioning: the ledger row at `version` and the final status.
+pub(crate) async fn activate(
+    tx: &Transaction<'_>,
+    id: i64,
+    prepared: &Prepared,
+    version: i32,
+    fail_after: Option<ProvisionStep>,
+) -> Result<Tenant> {
+    let trial_ends =
+        (prepared.status == TenantStatus::Trial).then(|| Utc::now() + chrono::Duration::days(14));
+    tx.execute(
+        "insert into public.tenant_migrations (tenant_id, version, status, started_at, finished_at) \
+         values ($1, $2, 'ok', now(), now())",
+        &[&id, &version],
+    )
+    .await?;
+    let row = tx
+        .query_one(
+            &format!(
+                "update public.tenants t set status = $2, trial_ends_at = $3, updated_at = now() \
+                 where t.id = $1 returning {TENANT_COLUMNS}"
+            ),
+            &[&id, &prepared.status.as_str(), &trial_ends],
         )
         .await?;
-        let row = tx
-            .query_one(
-                &format!(
-                    "update public.tenants t set status = $2, trial_ends_at = $3, updated_at = now() \
-                     where t.id = $1 returning {TENANT_COLUMNS}"
-                ),
-                &[&id, &new.status.as_str(), &trial_ends],
-            )
-            .await?;
-        notify_tenant_changed(&tx, &slug).await?;
-        inject(&tx, fail(ProvisionStep::Activate)).await?;
-        tx.commit().await?;
-        tracing::info!(tenant = %slug, "tenant provisioned");
-        Tenant::from_row(&row)
-    }
+    notify_tenant_changed(tx, &prepared.slug).await?;
+    inject(tx, fail_after == Some(ProvisionStep::Activate)).await?;
+    Tenant::from_row(&row)
 }
 
 /// The SQL that brings a schema from version `from` to version `to`: each migration's

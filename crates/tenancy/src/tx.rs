@@ -25,9 +25,20 @@ pub struct TenantTx {
 impl Engine {
     /// Open a transaction in `tenant`'s schema as `tenant`'s role.
     pub async fn begin(&self, tenant: &TenantRef) -> Result<TenantTx> {
+        self.begin_as(tenant, "begin").await
+    }
+
+    /// A read-only, repeatable-read tenant transaction: one consistent snapshot of the
+    /// tenant (exports).
+    pub async fn begin_snapshot(&self, tenant: &TenantRef) -> Result<TenantTx> {
+        self.begin_as(tenant, "begin isolation level repeatable read read only")
+            .await
+    }
+
+    async fn begin_as(&self, tenant: &TenantRef, begin: &str) -> Result<TenantTx> {
         let conn = self.inner.runtime.get().await?;
         let prologue = format!(
-            "begin; set local role {}; set local search_path = {}",
+            "{begin}; set local role {}; set local search_path = {}",
             self.inner.prefix.tenant_role(&tenant.slug),
             tenant.slug.schema_name()
         );
@@ -47,6 +58,11 @@ impl TenantTx {
         self.conn
             .as_ref()
             .ok_or_else(|| Error::Other(anyhow::anyhow!("the tenant transaction has ended")))
+    }
+
+    /// The raw connection, for engine code that streams (exports).
+    pub(crate) fn client_for_engine(&self) -> Result<&Object> {
+        self.client()
     }
 
     /// The tenant this transaction is in.

@@ -95,6 +95,24 @@ pub enum TenantCommand {
     },
     /// Delete a tenant: its tables, schema and role; the catalog row stays as a tombstone.
     Delete { slug: String },
+    /// Export a whole tenant to one archive (gzip'd tar of JSON Lines + manifest).
+    Export {
+        slug: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Create a new tenant from an archive (verified first; all or nothing).
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        slug: String,
+        /// The new tenant's name (default: the archived tenant's).
+        #[arg(long)]
+        name: Option<String>,
+        /// The new tenant's plan (default: the archived tenant's).
+        #[arg(long)]
+        plan: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -233,6 +251,36 @@ async fn run_admin(db: &Database, command: Command) -> anyhow::Result<()> {
                 println!("tenant {slug} deleted (its catalog row is kept as a tombstone)");
                 Ok(())
             }
+            TenantCommand::Export { slug, out } => {
+                let bar = table_progress("exporting");
+                let manifest = engine.export_tenant(&slug, &out, &|table, rows| {
+                    bar.println(format!("{table:<28} {rows:>9} rows"));
+                    bar.tick();
+                }).await?;
+                bar.finish_and_clear();
+                let rows: u64 = manifest.parts.iter().map(|p| p.rows).sum();
+                println!("exported {slug} ({} parts, {rows} rows, schema version {}) to {}",
+                    manifest.parts.len(), manifest.migration_version, out.display());
+                Ok(())
+            }
+            TenantCommand::Import { file, slug, name, plan } => {
+                let bar = table_progress("importing");
+                let new = NewTenant {
+                    slug,
+                    name: name.unwrap_or_default(),
+                    plan: plan.unwrap_or_default(),
+                    status: TenantStatus::Active,
+                    owner: None,
+                };
+                let tenant = engine.import_tenant(&file, new, &|table, rows| {
+                    bar.println(format!("{table:<28} {rows:>9} rows"));
+                    bar.tick();
+                }).await?;
+                bar.finish_and_clear();
+                println!("imported {} as tenant {} ({}): http://{}.{}/",
+                    file.display(), tenant.slug, tenant.status, tenant.slug, engine.base_domain());
+                Ok(())
+            }
         },
         Command::Domain(cmd) => match cmd {
             DomainCommand::Add { slug, domain } => {
@@ -268,6 +316,12 @@ async fn run_admin(db: &Database, command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn table_progress(what: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_message(what.to_owned());
+    bar
 }
 
 fn unreachable_command() -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! Engine tests against a real PostgreSQL: each test gets its own database and role
 //! prefix (`zumodra_tenancy::testing::TestDb`), dropped when it ends.
 
+mod archive;
 mod embedded;
 mod isolation;
 mod jobs;

@@ -26,6 +26,7 @@ pub mod migrations;
 pub mod names;
 pub mod password;
 mod provision;
+pub mod report;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tx;

@@ -43,6 +43,9 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Cross-tenant reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
 }
 
 #[derive(Args, Debug)]
@@ -95,6 +98,12 @@ pub enum TenantCommand {
     },
     /// Delete a tenant: its tables, schema and role; the catalog row stays as a tombstone.
     Delete { slug: String },
+    /// Turn maintenance mode on or off (users get 503 tenant_unavailable).
+    Maintenance {
+        /// `on` or `off`.
+        state: String,
+        slug: String,
+    },
     /// Export a whole tenant to one archive (gzip'd tar of JSON Lines + manifest).
     Export {
         slug: String,
@@ -112,6 +121,20 @@ pub enum TenantCommand {
         /// The new tenant's plan (default: the archived tenant's).
         #[arg(long)]
         plan: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// Per-tenant usage: members, jobs by status, candidates, applications, employees,
+    /// services, storage, last activity — read through each tenant's own role.
+    Usage {
+        /// `json` or `csv`.
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Sort by this column (descending for numbers); default: slug.
+        #[arg(long, default_value = "slug")]
+        sort: String,
     },
 }
 
@@ -251,6 +274,16 @@ async fn run_admin(db: &Database, command: Command) -> anyhow::Result<()> {
                 println!("tenant {slug} deleted (its catalog row is kept as a tombstone)");
                 Ok(())
             }
+            TenantCommand::Maintenance { state, slug } => {
+                let on = match state.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    other => bail!("maintenance takes 'on' or 'off', not '{other}'"),
+                };
+                let t = engine.set_maintenance(&slug, on).await?;
+                println!("tenant {} maintenance {}", t.slug, if t.maintenance { "on" } else { "off" });
+                Ok(())
+            }
             TenantCommand::Export { slug, out } => {
                 let bar = table_progress("exporting");
                 let manifest = engine.export_tenant(&slug, &out, &|table, rows| {
@@ -294,6 +327,30 @@ async fn run_admin(db: &Database, command: Command) -> anyhow::Result<()> {
                 Ok(())
             }
         },
+        Command::Report(ReportCommand::Usage { format, sort }) => {
+            use zumodra_tenancy::report::UsageRow;
+            let key: fn(&UsageRow) -> i64 = match sort.as_str() {
+                "slug" => |_| 0,
+                "members" => |r| r.members,
+                "jobs" => |r| r.jobs_by_status.values().sum(),
+                "candidates" => |r| r.candidates,
+                "applications" => |r| r.applications,
+                "employees" => |r| r.employees,
+                "services" => |r| r.services,
+                "storage_bytes" => |r| r.storage_bytes,
+                "last_activity" => |r| r.last_activity.map_or(0, |t| t.timestamp()),
+                other => bail!("cannot sort by '{other}'"),
+            };
+            let mut rows = engine.usage_report(4).await?;
+            // Largest first; the report comes sorted by slug, and the sort is stable.
+            rows.sort_by_key(|r| std::cmp::Reverse(key(r)));
+            match format.as_str() {
+                "json" => println!("{}", serde_json::to_string_pretty(&rows)?),
+                "csv" => print!("{}", zumodra_tenancy::report::usage_csv(&rows)),
+                other => bail!("--format is json or csv, not '{other}'"),
+            }
+            Ok(())
+        }
         Command::User(UserCommand::Create {
             email,
             password,

@@ -8,5 +8,6 @@ mod jobs;
 mod lifecycle;
 mod migrate;
 mod provisioning;
+mod report;
 mod source_rules;
 mod support;

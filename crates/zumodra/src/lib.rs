@@ -1,9 +1,22 @@
 //! The Zumodra server and command line. The tenancy engine lives in the
 //! `zumodra-tenancy` crate; this crate holds configuration, the HTTP server and its
-//! features, and the commands.
+//! features (one folder each, each with a `router()`), and the commands.
 
+pub mod ats;
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod database;
 pub mod demo;
+pub mod http;
+pub mod members;
+pub mod metrics;
+pub mod platform;
+pub mod rbac;
 pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod tenants;
+
+pub use startup::Application;

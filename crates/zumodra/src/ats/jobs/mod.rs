@@ -1,0 +1,149 @@
+//! Jobs, the first tenant resource — and the pattern every other resource copies:
+//!
+//! - handlers take [`Ctx`] first (tenant, member, open transaction), then the path,
+//!   then the body; the first line checks the permission;
+//! - queries live in `queries.rs` and take the `TenantTx`, never the pool;
+//! - validation lives in `model.rs` and answers 422 with every field at once;
+//! - another tenant's id is simply not in this tenant's schema: 404, the same as an id
+//!   that exists nowhere (SPEC §2.1);
+//! - writes commit explicitly; reads let the transaction roll back on drop.
+
+pub mod model;
+pub mod queries;
+
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+
+use self::model::{Job, JobDraft, JobInput, STATUSES};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, PathId, Query};
+use crate::http::pagination::{Page, Paged};
+use crate::rbac::{Ctx, Permission};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/jobs", get(list).post(create))
+        .route("/api/v1/jobs/{id}", get(show).patch(update).delete(remove))
+        .route("/api/v1/jobs/{id}/publish", post(publish))
+        .route("/api/v1/jobs/{id}/close", post(close))
+}
+
+/// The plan feature every job endpoint needs.
+const FEATURE: &str = "ats";
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+    pub status: Option<String>,
+}
+
+/// `GET /api/v1/jobs?limit=&cursor=&status=`
+async fn list(ctx: Ctx, Query(params): Query<ListParams>) -> ApiResult<axum::Json<Paged<Job>>> {
+    ctx.require(Permission::JobsView)?;
+    ctx.require_feature(FEATURE)?;
+    let page = Page::parse(params.limit.as_deref(), params.cursor.as_deref())?;
+    let status = params.status.filter(|s| !s.is_empty());
+    if let Some(s) = &status {
+        if !STATUSES.contains(&s.as_str()) {
+            return Err(ApiError::field(
+                "status",
+                "one of draft, open, on_hold, closed, filled, cancelled",
+            ));
+        }
+    }
+    let jobs = queries::list(&ctx.tx, status.as_deref(), page).await?;
+    Ok(axum::Json(page.finish(jobs, |j| j.id)))
+}
+
+/// `POST /api/v1/jobs` → 201 with the job.
+async fn create(ctx: Ctx, Json(input): Json<JobInput>) -> ApiResult<(StatusCode, axum::Json<Job>)> {
+    ctx.require(Permission::JobsAdd)?;
+    ctx.require_feature(FEATURE)?;
+    let draft = input.apply(JobDraft::default())?;
+    let max = ctx.tenant.plan.max_jobs;
+    if max > 0 && queries::count_active(&ctx.tx).await? >= i64::from(max) {
+        return Err(ApiError::QuotaExceeded("max_jobs"));
+    }
+    let job = queries::insert(&ctx.tx, &draft, ctx.member.user_id).await?;
+    ctx.tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(job)))
+}
+
+/// `GET /api/v1/jobs/{id}`
+async fn show(ctx: Ctx, PathId(id): PathId) -> ApiResult<axum::Json<Job>> {
+    ctx.require(Permission::JobsView)?;
+    ctx.require_feature(FEATURE)?;
+    let job = queries::get(&ctx.tx, id, false)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(job))
+}
+
+/// `PATCH /api/v1/jobs/{id}`: change some fields; `version` guards against lost updates.
+async fn update(
+    ctx: Ctx,
+    PathId(id): PathId,
+    Json(input): Json<JobInput>,
+) -> ApiResult<axum::Json<Job>> {
+    ctx.require(Permission::JobsChange)?;
+    ctx.require_feature(FEATURE)?;
+    let current = queries::get(&ctx.tx, id, true)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if input.version.is_some_and(|v| v != current.version) {
+        return Err(ApiError::Conflict(
+            "The job was changed by someone else; reload it and try again.".into(),
+        ));
+    }
+    let draft = input.apply(current.draft())?;
+    let job = queries::update(&ctx.tx, id, &draft).await?;
+    ctx.tx.commit().await?;
+    Ok(axum::Json(job))
+}
+
+/// `DELETE /api/v1/jobs/{id}` → 204.
+async fn remove(ctx: Ctx, PathId(id): PathId) -> ApiResult<StatusCode> {
+    ctx.require(Permission::JobsDelete)?;
+    ctx.require_feature(FEATURE)?;
+    if !queries::delete(&ctx.tx, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    ctx.tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/jobs/{id}/publish`: → `open` (from draft, on hold or closed).
+async fn publish(ctx: Ctx, PathId(id): PathId) -> ApiResult<axum::Json<Job>> {
+    transition(ctx, id, "open", &["draft", "on_hold", "closed", "open"]).await
+}
+
+/// `POST /api/v1/jobs/{id}/close`: → `closed` (from draft, open or on hold).
+async fn close(ctx: Ctx, PathId(id): PathId) -> ApiResult<axum::Json<Job>> {
+    transition(ctx, id, "closed", &["draft", "open", "on_hold", "closed"]).await
+}
+
+async fn transition(ctx: Ctx, id: i64, to: &str, from: &[&str]) -> ApiResult<axum::Json<Job>> {
+    ctx.require(Permission::JobsChange)?;
+    ctx.require_feature(FEATURE)?;
+    let current = queries::get(&ctx.tx, id, true)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if current.status == to {
+        return Ok(axum::Json(current));
+    }
+    if !from.contains(&current.status.as_str()) {
+        return Err(ApiError::Conflict(format!(
+            "A job that is {} cannot become {to}.",
+            current.status
+        )));
+    }
+    let mut draft = current.draft();
+    draft.status = to.to_owned();
+    let job = queries::update(&ctx.tx, id, &draft).await?;
+    ctx.tx.commit().await?;
+    Ok(axum::Json(job))
+}

@@ -1,0 +1,116 @@
+//! Session tokens: 256 random bits, shown once to the client as hex, stored only as
+//! their SHA-256 in `public.sessions`, bound to one tenant (or to the platform host).
+
+use axum::http::{header, HeaderMap};
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use zumodra_tenancy::TenantId;
+
+use crate::http::error::ApiError;
+use crate::state::AppState;
+
+/// A new token and the hash to store.
+pub fn new_token() -> (String, Vec<u8>) {
+    let bytes: [u8; 32] = rand::random();
+    let token = hex::encode(bytes);
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+pub fn hash_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// The bearer token of a request, if it sent one that looks like ours.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && token.len() == 64).then_some(token)
+}
+
+/// A live session and its user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token_hash: Vec<u8>,
+    pub user_id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub is_platform_admin: bool,
+    /// `None` for a platform-host session.
+    pub tenant_id: Option<TenantId>,
+}
+
+/// The live (not expired, not revoked) session of a token, its user not disabled.
+pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Session>, ApiError> {
+    let hash = hash_token(token);
+    let conn = state.engine.shared().await?;
+    let row = conn
+        .query_opt(
+            "select s.user_id, s.tenant_id, u.email, u.display_name, u.is_platform_admin \
+             from public.sessions s join public.users u on u.id = s.user_id \
+             where s.token_hash = $1 and s.revoked_at is null and s.expires_at > now() \
+             and not u.disabled",
+            &[&hash],
+        )
+        .await
+        .map_err(zumodra_tenancy::Error::from)?;
+    Ok(row.map(|row| Session {
+        token_hash: hash,
+        user_id: row.get(0),
+        tenant_id: row.get::<_, Option<i64>>(1).map(TenantId),
+        email: row.get(2),
+        display_name: row.get(3),
+        is_platform_admin: row.get(4),
+    }))
+}
+
+/// Store a new session; returns the token and its expiry.
+pub async fn create(
+    state: &AppState,
+    user_id: i64,
+    tenant: Option<TenantId>,
+) -> Result<(String, DateTime<Utc>), ApiError> {
+    let (token, hash) = new_token();
+    let ttl = chrono::Duration::from_std(state.settings.session_ttl)
+        .unwrap_or_else(|_| chrono::Duration::hours(12));
+    let expires_at = Utc::now() + ttl;
+    let conn = state.engine.shared().await?;
+    conn.execute(
+        "insert into public.sessions (token_hash, user_id, tenant_id, expires_at) \
+         values ($1, $2, $3, $4)",
+        &[&hash, &user_id, &tenant.map(|t| t.0), &expires_at],
+    )
+    .await
+    .map_err(zumodra_tenancy::Error::from)?;
+    Ok((token, expires_at))
+}
+
+/// Revoke one session.
+pub async fn revoke(state: &AppState, token_hash: &[u8]) -> Result<(), ApiError> {
+    let conn = state.engine.shared().await?;
+    conn.execute(
+        "update public.sessions set revoked_at = now() where token_hash = $1 and revoked_at is null",
+        &[&token_hash],
+    )
+    .await
+    .map_err(zumodra_tenancy::Error::from)?;
+    Ok(())
+}
+
+/// Revoke every session of a user in one tenant (removed from the tenant).
+pub async fn revoke_user_in_tenant(
+    state: &AppState,
+    user_id: i64,
+    tenant: TenantId,
+) -> Result<(), ApiError> {
+    let conn = state.engine.shared().await?;
+    conn.execute(
+        "update public.sessions set revoked_at = now() \
+         where user_id = $1 and tenant_id = $2 and revoked_at is null",
+        &[&user_id, &tenant.0],
+    )
+    .await
+    .map_err(zumodra_tenancy::Error::from)?;
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! What every handler can reach: the engine, the settings, the tenant resolver, the
+//! rate limiters and the metrics.
+
+use std::sync::Arc;
+
+use zumodra_tenancy::Engine;
+
+use crate::auth::limiter::Limiters;
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::tenants::Resolver;
+
+/// Shared application state. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub settings: Arc<Settings>,
+    pub resolver: Arc<Resolver>,
+    pub limiters: Arc<Limiters>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(engine: Engine, settings: Settings) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        Self {
+            resolver: Arc::new(Resolver::new(engine.clone(), metrics.clone())),
+            engine,
+            settings: Arc::new(settings),
+            limiters: Arc::new(Limiters::default()),
+            metrics,
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The host a request is for: the `Host` header (or `X-Forwarded-Host` from a trusted
+//! proxy), lower-cased, port and trailing dot dropped.
+
+use axum::http::{header, HeaderMap};
+
+/// What the host name says, before any database lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostKind {
+    /// The base domain itself.
+    Platform,
+    /// Any other syntactically valid host name: `<slug>.<base>` or a custom domain.
+    Tenant(String),
+    /// Not a host name we could ever serve (empty, IP literal, bad characters, a
+    /// subdomain of the base that cannot be a slug).
+    Unknown,
+}
+
+/// Normalize a `Host` value: lower-case, port and trailing dot dropped. `None` when it
+/// is not a DNS host name (IPv6 literals, empty, non-ASCII, over-long labels).
+pub fn normalize(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    if raw.starts_with('[') {
+        return None;
+    }
+    let name = match raw.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && port.len() <= 5 => name,
+        Some(_) => return None,
+        None => raw,
+    };
+    if name.contains(':') || name.ends_with("..") {
+        return None;
+    }
+    zumodra_tenancy::catalog::normalize_domain(name)
+}
+
+/// Classify a normalized host against the base domain.
+pub fn classify(host: Option<String>, base: &str) -> HostKind {
+    let Some(host) = host else {
+        return HostKind::Unknown;
+    };
+    if host == base {
+        return HostKind::Platform;
+    }
+    if let Some(label) = host.strip_suffix(base).and_then(|h| h.strip_suffix('.')) {
+        // Under the base domain only `<slug>.<base>` can exist: skip the database for
+        // anything else (deeper names, reserved words, bad slugs).
+        if zumodra_tenancy::Slug::parse(label).is_err() {
+            return HostKind::Unknown;
+        }
+    }
+    HostKind::Tenant(host)
+}
+
+/// The raw host of a request: `X-Forwarded-Host` when the peer is a trusted proxy and
+/// sent one, else `Host`.
+pub fn raw_host(headers: &HeaderMap, peer_is_trusted: bool) -> Option<&str> {
+    let forwarded = peer_is_trusted
+        .then(|| headers.get("x-forwarded-host"))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        // A chain of proxies appends; the first is what the client asked for.
+        .and_then(|v| v.split(',').next());
+    forwarded.or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_normalized() {
+        assert_eq!(
+            normalize("Acme.LocalHost:8080").as_deref(),
+            Some("acme.localhost")
+        );
+        assert_eq!(
+            normalize("acme.localhost.").as_deref(),
+            Some("acme.localhost")
+        );
+        assert_eq!(
+            normalize("acme.localhost.:80").as_deref(),
+            Some("acme.localhost")
+        );
+        for bad in [
+            "",
+            "[::1]:8080",
+            "::1",
+            "acme.localhost:port",
+            "é.localhost",
+            "a..b",
+            "acme.localhost..",
+            "a:1:2",
+        ] {
+            assert_eq!(normalize(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn hosts_are_classified() {
+        let c = |h: &str| classify(normalize(h), "localhost");
+        assert_eq!(c("localhost:8080"), HostKind::Platform);
+        assert_eq!(
+            c("acme.localhost"),
+            HostKind::Tenant("acme.localhost".into())
+        );
+        assert_eq!(c("jobs.acme.com"), HostKind::Tenant("jobs.acme.com".into()));
+        assert_eq!(c("www.localhost"), HostKind::Unknown);
+        assert_eq!(c("a.b.localhost"), HostKind::Unknown);
+        assert_eq!(c("[::1]"), HostKind::Unknown);
+    }
+}

@@ -1,0 +1,12 @@
+//! End-to-end tests of the HTTP server: a real server on port 0, a fresh PostgreSQL
+//! database per test. Set `ZUMODRA_TEST_DATABASE_URL` to use a running server; `TEST_LOG=1`
+//! shows the server's logs.
+
+mod auth;
+mod errors;
+mod helpers;
+mod hosts;
+mod jobs;
+mod members;
+mod platform;
+mod routing;

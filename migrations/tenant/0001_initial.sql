@@ -109,7 +109,7 @@ create table hr_core_employee (
     hire_date date,
     employment_type text not null default 'full_time',
     status text not null default 'active',
-    pto_balance_days numeric(6, 1) not null default 0,
+    pto_balance_days numeric(6, 1) not null default 0 check (pto_balance_days >= 0),
     version integer not null default 1,
     created_at timestamptz not null default now(),
     updated_at timestamptz not null default now()
@@ -119,12 +119,12 @@ create unique index hr_core_employee_email on hr_core_employee (lower(email));
 create table hr_core_timeoff (
     id bigint generated always as identity primary key,
     employee_id bigint not null references hr_core_employee (id) on delete cascade deferrable,
-    kind text not null,
+    kind text not null check (kind in ('vacation', 'sick', 'unpaid', 'other')),
     start_date date not null,
     end_date date not null,
     half_day boolean not null default false,
     total_days numeric(6, 1) not null,
-    status text not null default 'pending',
+    status text not null default 'pending' check (status in ('pending', 'approved', 'rejected', 'cancelled')),
     reason text not null default '',
     decided_by bigint,
     decided_at timestamptz,
@@ -162,10 +162,61 @@ create table audit_log (
     after jsonb,
     request_id text,
     address text,
+    -- Position in the hash chain, set by the trigger below (ids are handed out before
+    -- the chain lock is taken, so they may commit out of order; seq never does).
+    seq bigint not null default 0,
     prev_hash bytea,
-    hash bytea not null,
+    hash bytea not null default '',
     created_at timestamptz not null default now(),
     updated_at timestamptz not null default now()
 );
+create unique index audit_log_seq on audit_log (seq);
 create index audit_log_entity on audit_log (entity, entity_id);
+create index audit_log_at on audit_log (at);
+
+-- The digest of one row: sha256(previous hash || canonical jsonb text of the row). jsonb
+-- text is canonical (sorted keys, one spelling per value) and the time is taken as
+-- microseconds since the epoch, so no session setting changes the digest. The body is
+-- SQL-standard (`begin atomic`, PostgreSQL 14+): names are bound when it is created.
+create function audit_log_digest(prev bytea, r audit_log) returns bytea
+    language sql immutable
+begin atomic
+    select sha256(coalesce(prev, ''::bytea) || convert_to(jsonb_build_object(
+        'seq', r.seq,
+        'at', (extract(epoch from r.at) * 1000000)::bigint,
+        'actor', r.actor_user_id,
+        'impersonator', r.impersonator_id,
+        'action', r.action,
+        'entity', r.entity,
+        'entity_id', r.entity_id,
+        'before', r.before,
+        'after', r.after,
+        'request_id', r.request_id,
+        'address', r.address)::text, 'UTF8'));
+end;
+
+-- Chains every new row to the previous one. Writers of one tenant are serialized by a
+-- transaction-level advisory lock (held until commit), so each row reads the hash of
+-- the last committed row. The table name comes from the trigger's own arguments.
+create function audit_log_chain() returns trigger
+    language plpgsql
+as $$
+declare
+    last_seq bigint;
+    last_hash bytea;
+begin
+    perform pg_advisory_xact_lock(hashtext(tg_table_schema || '.audit_log'));
+    execute format('select seq, hash from %I.%I order by seq desc limit 1',
+                   tg_table_schema, tg_table_name)
+        into last_seq, last_hash;
+    new.seq := coalesce(last_seq, 0) + 1;
+    new.at := clock_timestamp();
+    new.prev_hash := last_hash;
+    new.hash := audit_log_digest(last_hash, new);
+    return new;
+end;
+$$;
+
+create trigger audit_log_chain before insert on audit_log
+    for each row execute function audit_log_chain();
 grant select, insert on audit_log to {{tenant}};

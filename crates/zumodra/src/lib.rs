@@ -4,16 +4,21 @@
 
 pub mod ats;
 pub mod audit;
+pub mod audit_log;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod database;
 pub mod demo;
+pub mod hr;
 pub mod http;
 pub mod members;
 pub mod metrics;
 pub mod platform;
+pub mod quota;
 pub mod rbac;
+pub mod rows;
+pub mod services;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -1,5 +1,7 @@
-//! Applicant tracking: jobs today; candidates and applications follow the same pattern.
+//! Applicant tracking: jobs, candidates and applications.
 
+pub mod applications;
+pub mod candidates;
 pub mod jobs;
 
 use axum::Router;
@@ -7,5 +9,8 @@ use axum::Router;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(jobs::router())
+    Router::new()
+        .merge(jobs::router())
+        .merge(candidates::router())
+        .merge(applications::router())
 }

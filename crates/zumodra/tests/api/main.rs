@@ -2,11 +2,14 @@
 //! database per test. Set `ZUMODRA_TEST_DATABASE_URL` to use a running server; `TEST_LOG=1`
 //! shows the server's logs.
 
+mod audit_log;
 mod auth;
+mod candidates;
 mod errors;
 mod helpers;
 mod hosts;
 mod jobs;
 mod members;
 mod platform;
+mod product;
 mod routing;

@@ -8,6 +8,7 @@ mod candidates;
 mod errors;
 mod helpers;
 mod hosts;
+mod hr;
 mod jobs;
 mod members;
 mod platform;

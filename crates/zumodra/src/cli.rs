@@ -46,6 +46,20 @@ pub enum Command {
     /// Cross-tenant reports.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// A tenant's audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Run background jobs (the workers `serve` also runs) until stopped.
+    Worker(crate::background::WorkerArgs),
+    /// Inspect and retry background jobs.
+    #[command(subcommand)]
+    Jobs(crate::background::JobsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Walk the tenant's hash chain; report the first broken row (exit status 1).
+    Verify { slug: String },
 }
 
 #[derive(Args, Debug)]
@@ -167,6 +181,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => crate::startup::serve(settings, false).await,
         Command::Demo => crate::startup::serve(settings, true).await,
+        Command::Worker(args) => crate::background::run_worker(settings, args).await,
         other => {
             let db = Database::open(&settings).await?;
             // Ctrl-C still stops the embedded cluster this process started.
@@ -183,7 +198,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn run_admin(db: &Database, command: Command) -> anyhow::Result<()> {
     let engine = &db.engine;
     match command {
-        Command::Serve | Command::Demo => unreachable_command(),
+        Command::Serve | Command::Demo | Command::Worker(_) => unreachable_command(),
+        Command::Jobs(cmd) => crate::background::run_jobs(engine, cmd).await,
         Command::Migrate(args) => migrate(engine, args).await,
         Command::Tenant(cmd) => match cmd {
             TenantCommand::Create {
@@ -350,6 +366,25 @@ async fn run_admin(db: &Database, command: Command) -> anyhow::Result<()> {
                 other => bail!("--format is json or csv, not '{other}'"),
             }
             Ok(())
+        }
+        Command::Audit(AuditCommand::Verify { slug }) => {
+            let tenant = engine.tenant(&slug).await?;
+            let tx = engine.begin(&tenant.as_ref()).await?;
+            let report = crate::audit_log::verify::verify(&tx).await?;
+            drop(tx);
+            match report.first_broken {
+                None => {
+                    println!("audit log of {slug}: {} rows, chain intact", report.rows);
+                    Ok(())
+                }
+                Some(b) => bail!(
+                    "audit log of {slug}: row id {} (position {}) is broken: {} ({} rows checked)",
+                    b.id,
+                    b.seq,
+                    b.reason,
+                    report.rows
+                ),
+            }
         }
         Command::User(UserCommand::Create {
             email,

@@ -94,7 +94,12 @@ pub struct Limiters {
     pub login_address: Limiter,
     pub signup_address: Limiter,
     pub tenant_requests: Limiter,
+    /// Public job applications per tenant and address ([`CAREERS_APPLIES_PER_ADDRESS`]).
+    pub careers_apply: Limiter,
 }
+
+/// Public job applications per tenant and address per hour.
+pub const CAREERS_APPLIES_PER_ADDRESS: u32 = 20;
 
 impl Default for Limiters {
     fn default() -> Self {
@@ -103,6 +108,7 @@ impl Default for Limiters {
             login_address: Limiter::new(LOGIN_WINDOW),
             signup_address: Limiter::new(Duration::from_secs(3600)),
             tenant_requests: Limiter::new(Duration::from_secs(60)),
+            careers_apply: Limiter::new(Duration::from_secs(3600)),
         }
     }
 }

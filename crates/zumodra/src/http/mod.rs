@@ -37,6 +37,8 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::auth::router())
         .merge(crate::members::router())
         .merge(crate::ats::router())
+        .merge(crate::careers::router())
+        .merge(crate::openapi::router())
         .merge(crate::audit_log::router())
         .merge(crate::hr::router())
         .merge(crate::services::router())

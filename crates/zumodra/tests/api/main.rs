@@ -5,12 +5,14 @@
 mod audit_log;
 mod auth;
 mod candidates;
+mod careers;
 mod errors;
 mod helpers;
 mod hosts;
 mod hr;
 mod jobs;
 mod members;
+mod openapi;
 mod platform;
 mod product;
 mod routing;

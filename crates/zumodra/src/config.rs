@@ -38,6 +38,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<Cidr>,
     /// `ZUMODRA_LOG_FORMAT`: `json` (default) or `pretty`.
     pub log_format: LogFormat,
+    /// `ZUMODRA_REDIS_URL`: the tenant cache in Redis (`redis://host:port/db`), shared by
+    /// every server instance. None → the in-process cache.
+    pub redis_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +121,7 @@ impl Default for Settings {
             ],
             trusted_proxies: Vec::new(),
             log_format: LogFormat::Json,
+            redis_url: None,
         }
     }
 }
@@ -138,6 +142,7 @@ const KEYS: &[&str] = &[
     "platform_allowlist",
     "trusted_proxies",
     "log_format",
+    "redis_url",
 ];
 
 impl Settings {
@@ -204,6 +209,14 @@ impl Settings {
                             anyhow!("invalid setting {origin}: not a PostgreSQL URL ({e})")
                         })?;
                         s.database_url = Some(raw.clone());
+                    }
+                }
+                "redis_url" => {
+                    if !raw.is_empty() {
+                        if !(raw.starts_with("redis://") || raw.starts_with("rediss://")) {
+                            return Err(bad("a URL such as redis://127.0.0.1:6379"));
+                        }
+                        s.redis_url = Some(raw.clone());
                     }
                 }
                 "base_domain" => {

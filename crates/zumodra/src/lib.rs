@@ -6,6 +6,8 @@ pub mod ats;
 pub mod audit;
 pub mod audit_log;
 pub mod auth;
+pub mod background;
+pub mod cache;
 pub mod careers;
 pub mod cli;
 pub mod config;

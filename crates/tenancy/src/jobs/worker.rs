@@ -161,6 +161,12 @@ impl Worker {
         }
     }
 
+    /// Count outcomes into `stats` (e.g. the server's metrics).
+    pub fn with_stats(mut self, stats: Arc<JobStats>) -> Self {
+        self.stats = stats;
+        self
+    }
+
     /// The counters of this worker (and its clones).
     pub fn stats(&self) -> Arc<JobStats> {
         self.stats.clone()

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod pagination;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -24,29 +25,56 @@ use tower_http::trace::TraceLayer;
 use self::error::ApiError;
 use crate::state::AppState;
 use crate::tenants::gate::resolve_site;
+use crate::tenants::{Site, TenantEntry};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application as a router (tests can call it without a socket; serve it with
 /// `into_make_service_with_connect_info::<SocketAddr>()`).
 pub fn app(state: AppState) -> Router {
-    let body_limit = state.settings.body_limit_bytes;
+    let routes = routes()
+        .layer(middleware::from_fn_with_state(state.clone(), buffer_body))
+        .layer(middleware::from_fn_with_state(state.clone(), resolve_site));
+    wrap(routes, state)
+}
+
+/// The same application with every request sent to one tenant, without host
+/// resolution, cache or status gate: only for measuring what routing costs
+/// (`examples/bench_server.rs`, `docs/benchmarks-http.md`).
+pub fn app_fixed_tenant(state: AppState, tenant: Arc<TenantEntry>) -> Router {
+    let site = Site::Tenant(tenant);
+    let routes = routes()
+        .layer(middleware::from_fn_with_state(state.clone(), buffer_body))
+        .layer(middleware::from_fn(move |mut req: Request, next: Next| {
+            req.extensions_mut().insert(site.clone());
+            next.run(req)
+        }));
+    wrap(routes, state)
+}
+
+/// Every feature's routes.
+fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(crate::auth::router())
         .merge(crate::members::router())
         .merge(crate::ats::router())
-        .merge(crate::careers::router())
-        .merge(crate::openapi::router())
         .merge(crate::audit_log::router())
         .merge(crate::hr::router())
         .merge(crate::services::router())
+        .merge(crate::careers::router())
+        .merge(crate::openapi::router())
         .merge(crate::quota::usage::router())
         .merge(crate::platform::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), resolve_site))
+}
+
+/// The layers around the routes, outermost last.
+fn wrap(routes: Router<AppState>, state: AppState) -> Router {
+    let body_limit = state.settings.body_limit_bytes;
+    routes
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(
@@ -92,6 +120,18 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     };
     state.metrics.count_response(response.status().as_u16());
     response
+}
+
+/// Read the whole body (up to the limit) before any handler runs. The tenant
+/// transaction is opened by an extractor that runs before the body is read, so without
+/// this a slow upload would hold a pooled connection for as long as the client likes.
+async fn buffer_body(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, state.settings.body_limit_bytes).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        // Over the limit (a client that hung up mid-body gets no answer either way).
+        Err(_) => ApiError::PayloadTooLarge.into_response(),
+    }
 }
 
 /// `GET /healthz`: the process is alive.

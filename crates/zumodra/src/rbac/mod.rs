@@ -6,7 +6,7 @@ pub mod context;
 
 use serde::Serialize;
 
-pub use context::Ctx;
+pub use context::{Ctx, Member};
 
 macro_rules! permissions {
     ($($variant:ident => $name:literal),* $(,)?) => {

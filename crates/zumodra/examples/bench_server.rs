@@ -54,13 +54,14 @@ async fn main() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
 
-    let routed = zumodra::http::app(state.clone())
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let routed =
+        zumodra::http::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let fixed = zumodra::http::app_fixed_tenant(state.clone(), entry)
         .into_make_service_with_connect_info::<SocketAddr>();
     let a = tokio::net::TcpListener::bind("127.0.0.1:8091").await?;
     let b = tokio::net::TcpListener::bind("127.0.0.1:8092").await?;
-    let invalidation = zumodra::tenants::invalidate::spawn(state.engine.clone(), state.resolver.clone());
+    let invalidation =
+        zumodra::tenants::invalidate::spawn(state.engine.clone(), state.resolver.clone());
     println!("routed http://127.0.0.1:8091  fixed http://127.0.0.1:8092  host {host}");
     println!("TOKEN={token}");
     tokio::select! {

@@ -128,7 +128,10 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
 async fn buffer_body(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     match axum::body::to_bytes(body, state.settings.body_limit_bytes).await {
-        Ok(bytes) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
         // Over the limit (a client that hung up mid-body gets no answer either way).
         Err(_) => ApiError::PayloadTooLarge.into_response(),
     }

@@ -1,8 +1,13 @@
-//! Counters in Prometheus text format (`GET /metrics`). Plain atomics for now; a
-//! histogram-capable registry is the observability issue's job.
+//! The metrics of SPEC §5 in Prometheus text format (`GET /metrics`): atomics and
+//! fixed-bucket histograms ([`Histogram`]), no registry crate. The cache and the job
+//! workers keep their own counters ([`crate::cache::CacheStats`],
+//! `zumodra_tenancy::jobs::JobStats`), shared here through `Arc`s.
+
+mod histogram;
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::header;
@@ -11,6 +16,8 @@ use axum::response::IntoResponse;
 use crate::http::error::ApiResult;
 use crate::platform::AllowListed;
 use crate::state::AppState;
+
+pub use histogram::{Buckets, Histogram, HttpBuckets, SwitchBuckets};
 
 /// The process's counters.
 #[derive(Default)]
@@ -25,6 +32,15 @@ pub struct Metrics {
     pub cache_hit: AtomicU64,
     pub cache_miss: AtomicU64,
     pub cache_invalidations: AtomicU64,
+    /// `zumodra_http_request_duration_seconds`: observe each response's latency.
+    pub http_duration: Histogram<HttpBuckets>,
+    /// `zumodra_tenant_switch_seconds`: fed by the engine's tenant-switch observer.
+    pub tenant_switch: Histogram<SwitchBuckets>,
+    /// The tenant cache's counters: build the cache with
+    /// `TenantCache::from_settings(..)?.with_stats(metrics.cache.clone())`.
+    pub cache: Arc<crate::cache::CacheStats>,
+    /// The job workers' counters: `background::spawn(engine, metrics.jobs.clone(), n)`.
+    pub jobs: Arc<zumodra_tenancy::jobs::JobStats>,
 }
 
 impl Metrics {
@@ -33,9 +49,16 @@ impl Metrics {
         self.responses[class].fetch_add(1, Relaxed);
     }
 
+    /// Record one HTTP response: its status class and its latency.
+    pub fn observe_response(&self, status: u16, elapsed: std::time::Duration) {
+        self.count_response(status);
+        self.http_duration.observe(elapsed);
+    }
+
     /// The Prometheus exposition text.
     pub fn render(&self, pool: (usize, usize, usize)) -> String {
         let mut out = String::new();
+        let cache = self.cache.snapshot();
         let mut counter = |name: &str, help: &str, rows: &[(&str, u64)]| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             for (labels, value) in rows {
@@ -81,9 +104,22 @@ impl Metrics {
             "zumodra_cache_requests_total",
             "Tenant cache lookups by result.",
             &[
-                ("{result=\"hit\"}", self.cache_hit.load(Relaxed)),
-                ("{result=\"miss\"}", self.cache_miss.load(Relaxed)),
+                ("{result=\"hit\"}", self.cache_hit.load(Relaxed) + cache[0].1),
+                ("{result=\"miss\"}", self.cache_miss.load(Relaxed) + cache[1].1),
+                ("{result=\"error\"}", cache[2].1),
             ],
+        );
+        let jobs: Vec<(String, u64)> = self
+            .jobs
+            .snapshot()
+            .iter()
+            .map(|(result, n)| (format!("{{result=\"{result}\"}}"), *n))
+            .collect();
+        let rows: Vec<(&str, u64)> = jobs.iter().map(|(l, v)| (l.as_str(), *v)).collect();
+        counter(
+            "zumodra_jobs_total",
+            "Background job attempts by outcome.",
+            &rows,
         );
         let (size, idle, max) = pool;
         let _ = writeln!(
@@ -93,6 +129,16 @@ impl Metrics {
              zumodra_db_pool_connections{{state=\"open\"}} {size}\n\
              zumodra_db_pool_connections{{state=\"idle\"}} {idle}\n\
              zumodra_db_pool_connections{{state=\"max\"}} {max}"
+        );
+        self.http_duration.render(
+            &mut out,
+            "zumodra_http_request_duration_seconds",
+            "HTTP request latency.",
+        );
+        self.tenant_switch.render(
+            &mut out,
+            "zumodra_tenant_switch_seconds",
+            "BEGIN + SET LOCAL ROLE + SET LOCAL search_path, one round trip.",
         );
         out
     }

@@ -104,8 +104,14 @@ impl Metrics {
             "zumodra_cache_requests_total",
             "Tenant cache lookups by result.",
             &[
-                ("{result=\"hit\"}", self.cache_hit.load(Relaxed) + cache[0].1),
-                ("{result=\"miss\"}", self.cache_miss.load(Relaxed) + cache[1].1),
+                (
+                    "{result=\"hit\"}",
+                    self.cache_hit.load(Relaxed) + cache[0].1,
+                ),
+                (
+                    "{result=\"miss\"}",
+                    self.cache_miss.load(Relaxed) + cache[1].1,
+                ),
                 ("{result=\"error\"}", cache[2].1),
             ],
         );

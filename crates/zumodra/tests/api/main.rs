@@ -16,3 +16,4 @@ mod openapi;
 mod platform;
 mod product;
 mod routing;
+mod shutdown;

@@ -262,3 +262,190 @@ async fn an_unreachable_redis_fails_fast() {
     );
     assert_eq!(cache.stats().snapshot()[2], ("error", 50));
 }
+
+/// A TCP proxy in front of Redis that the test can cut ("Redis stopped") and restore.
+struct Proxy {
+    port: u16,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    pipes: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(target: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let pipes = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (up2, pipes2) = (up.clone(), pipes.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: connection refused, as good as
+                }
+                let target = target.clone();
+                let pipe = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                pipes2.lock().unwrap().push(pipe);
+            }
+        });
+        Self { port, up, pipes }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for pipe in self.pipes.lock().unwrap().drain(..) {
+            pipe.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn redis_stopping_mid_test_keeps_answers_correct_and_replays_invalidations() {
+    let direct = redis_url();
+    let target = direct
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_string();
+    let proxy = Proxy::start(target).await;
+    let ns = namespace();
+    let cache = redis(&format!("redis://127.0.0.1:{}", proxy.port), &ns).await;
+    let observer = redis(&direct, &ns).await;
+    let (a_key, b_key) = (
+        TenantKey::new(A, "jobs", "p1"),
+        TenantKey::new(B, "jobs", "p1"),
+    );
+    let value = |v: &'static str| move || async move { Ok::<_, ()>(v.to_string()) };
+
+    assert_eq!(
+        cache
+            .get_or_load(&a_key, TTL, value("acme old"))
+            .await
+            .unwrap(),
+        "acme old"
+    );
+    assert_eq!(
+        cache
+            .get_or_load(&b_key, TTL, value("globex"))
+            .await
+            .unwrap(),
+        "globex"
+    );
+    assert_eq!(
+        observer.get::<_, String>(&a_key).await.as_deref(),
+        Some("acme old")
+    );
+
+    // Redis goes away. A's data changes and is invalidated while it is away.
+    proxy.cut();
+    for _ in 0..5 {
+        assert_eq!(
+            cache
+                .get_or_load(&a_key, TTL, value("acme new"))
+                .await
+                .unwrap(),
+            "acme new"
+        );
+    }
+    cache.invalidate_tenant(A).await;
+    assert!(
+        cache.stats().snapshot()[2].1 >= 5,
+        "bypassed lookups are counted as errors"
+    );
+
+    // Redis is back: the old A entry is never served, B's entry still is.
+    proxy.restore();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut b_hit = false;
+    while std::time::Instant::now() < deadline && !b_hit {
+        assert_eq!(
+            cache
+                .get_or_load(&a_key, TTL, value("acme new"))
+                .await
+                .unwrap(),
+            "acme new"
+        );
+        let before = cache.stats().snapshot()[0].1;
+        assert_eq!(
+            cache
+                .get_or_load(&b_key, TTL, value("globex reloaded"))
+                .await
+                .unwrap(),
+            "globex"
+        );
+        b_hit = cache.stats().snapshot()[0].1 > before;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(b_hit, "the cache is used again once Redis is back");
+    // The deferred invalidation reached Redis: every instance sees A's new generation.
+    assert_ne!(
+        observer.get::<_, String>(&a_key).await.as_deref(),
+        Some("acme old")
+    );
+}
+
+#[tokio::test]
+async fn invalidations_are_published_to_other_instances_only_on_commit() {
+    use futures::StreamExt;
+    use zumodra::cache::{publish_invalidation, INVALIDATION_CHANNEL};
+    use zumodra_tenancy::tokio_postgres::{AsyncMessage, NoTls};
+
+    let db = zumodra_tenancy::testing::TestDb::new().await;
+    let acme = db
+        .engine
+        .create_tenant(zumodra_tenancy::NewTenant {
+            slug: "acme".into(),
+            name: "Acme".into(),
+            plan: "free".into(),
+            status: zumodra_tenancy::TenantStatus::Active,
+            owner: None,
+        })
+        .await
+        .unwrap()
+        .as_ref();
+    // Another instance's LISTEN loop.
+    let (client, mut connection) = db.config().database.connect(NoTls).await.unwrap();
+    let (tx_payloads, mut payloads) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let AsyncMessage::Notification(n) = message {
+                let _ = tx_payloads.send(n.payload().to_owned());
+            }
+        }
+    });
+    client
+        .batch_execute(&format!("listen {INVALIDATION_CHANNEL}"))
+        .await
+        .unwrap();
+    let peer = TenantCache::in_memory(100);
+    let src = Source::new("acme");
+    let key = TenantKey::new(acme.id, "jobs", "p1");
+    assert_eq!(read(&peer, &key, &src).await, "acme v1");
+
+    let tx = db.engine.begin(&acme).await.unwrap();
+    publish_invalidation(&tx).await.unwrap();
+    tx.rollback().await.unwrap();
+    let tx = db.engine.begin(&acme).await.unwrap();
+    publish_invalidation(&tx).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let payload = tokio::time::timeout(Duration::from_secs(5), payloads.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    peer.apply_peer_invalidation(Invalidation::parse(&payload).unwrap());
+    assert_eq!(read(&peer, &key, &src).await, "acme v2");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), payloads.recv())
+            .await
+            .is_err(),
+        "the rolled-back transaction published nothing"
+    );
+}

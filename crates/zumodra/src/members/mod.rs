@@ -12,10 +12,12 @@ use serde::Deserialize;
 use zumodra_tenancy::catalog::{check_password, parse_email};
 
 use self::queries::MemberView;
+use crate::audit_log::{self, RequestId};
 use crate::auth::session;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, PathId, Query};
 use crate::http::pagination::{Page, Paged};
+use crate::quota::{self, Limit};
 use crate::rbac::{Ctx, Permission, Role};
 use crate::state::AppState;
 
@@ -66,6 +68,7 @@ fn parse_role(role: Option<&str>) -> Result<Role, ApiError> {
 async fn add(
     State(state): State<AppState>,
     ctx: Ctx,
+    rid: RequestId,
     Json(body): Json<NewMember>,
 ) -> ApiResult<(StatusCode, axum::Json<MemberView>)> {
     ctx.require(Permission::MembersManage)?;
@@ -75,10 +78,8 @@ async fn add(
     }
     let email = parse_email(body.email.as_deref().unwrap_or(""))
         .map_err(|_| ApiError::field("email", "an e-mail address"))?;
-    let max = ctx.tenant.plan.max_users;
-    if max > 0 && queries::count_active(&ctx.tx).await? >= i64::from(max) {
-        return Err(ApiError::QuotaExceeded("max_users"));
-    }
+    // Serialized per tenant, so racing adds cannot overshoot `max_users` (issue #4).
+    quota::reserve(&ctx.tx, &ctx.tenant.plan.code, Limit::Users).await?;
     let user_id = match state.engine.user_by_email(&email).await? {
         Some(user) => user.id,
         None => {
@@ -97,6 +98,7 @@ async fn add(
     let row = queries::add(&ctx.tx, user_id, role.as_str())
         .await?
         .ok_or_else(|| ApiError::Conflict("This user is already a member.".into()))?;
+    audit_log::record(&ctx, &rid, "create", ENTITY, user_id, None::<&()>, Some(&audited(&row))).await?;
     ctx.tx.commit().await?;
     let view = one_view(&state, row).await?;
     Ok((StatusCode::CREATED, axum::Json(view)))
@@ -112,6 +114,7 @@ pub struct MemberChange {
 async fn update(
     State(state): State<AppState>,
     ctx: Ctx,
+    rid: RequestId,
     PathId(user_id): PathId,
     Json(body): Json<MemberChange>,
 ) -> ApiResult<axum::Json<MemberView>> {
@@ -136,7 +139,12 @@ async fn update(
             "The last owner cannot be demoted or deactivated.".into(),
         ));
     }
+    if active && !current.active {
+        quota::reserve(&ctx.tx, &ctx.tenant.plan.code, Limit::Users).await?;
+    }
     let row = queries::update(&ctx.tx, user_id, role.as_str(), active).await?;
+    let (before, after) = (audited(&current), audited(&row));
+    audit_log::record(&ctx, &rid, "update", ENTITY, user_id, Some(&before), Some(&after)).await?;
     let tenant = ctx.tenant.tenant.id;
     ctx.tx.commit().await?;
     if !active {
@@ -149,6 +157,7 @@ async fn update(
 async fn remove(
     State(state): State<AppState>,
     ctx: Ctx,
+    rid: RequestId,
     PathId(user_id): PathId,
 ) -> ApiResult<StatusCode> {
     ctx.require(Permission::MembersManage)?;
@@ -164,10 +173,18 @@ async fn remove(
         }
     }
     queries::delete(&ctx.tx, user_id).await?;
+    audit_log::record(&ctx, &rid, "delete", ENTITY, user_id, Some(&audited(&current)), None::<&()>).await?;
     let tenant = ctx.tenant.tenant.id;
     ctx.tx.commit().await?;
     session::revoke_user_in_tenant(&state, user_id, tenant).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+const ENTITY: &str = "member";
+
+/// A membership as written to the audit log.
+fn audited(row: &queries::MemberRow) -> serde_json::Value {
+    serde_json::json!({"user_id": row.user_id, "role": row.role, "active": row.active})
 }
 
 async fn one_view(state: &AppState, row: queries::MemberRow) -> ApiResult<MemberView> {

@@ -15,5 +15,7 @@ mod members;
 mod openapi;
 mod platform;
 mod product;
+mod quotas;
 mod routing;
+mod services;
 mod shutdown;

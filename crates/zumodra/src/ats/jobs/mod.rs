@@ -17,9 +17,11 @@ use axum::Router;
 use serde::Deserialize;
 
 use self::model::{Job, JobDraft, JobInput, STATUSES};
+use crate::audit_log::{self, RequestId};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, PathId, Query};
 use crate::http::pagination::{Page, Paged};
+use crate::quota::{self, Limit};
 use crate::rbac::{Ctx, Permission};
 use crate::state::AppState;
 
@@ -60,15 +62,14 @@ async fn list(ctx: Ctx, Query(params): Query<ListParams>) -> ApiResult<axum::Jso
 }
 
 /// `POST /api/v1/jobs` → 201 with the job.
-async fn create(ctx: Ctx, Json(input): Json<JobInput>) -> ApiResult<(StatusCode, axum::Json<Job>)> {
+async fn create(ctx: Ctx, rid: RequestId, Json(input): Json<JobInput>) -> ApiResult<(StatusCode, axum::Json<Job>)> {
     ctx.require(Permission::JobsAdd)?;
     ctx.require_feature(FEATURE)?;
     let draft = input.apply(JobDraft::default())?;
-    let max = ctx.tenant.plan.max_jobs;
-    if max > 0 && queries::count_active(&ctx.tx).await? >= i64::from(max) {
-        return Err(ApiError::QuotaExceeded("max_jobs"));
-    }
+    // Serialized per tenant, so racing creates cannot overshoot `max_jobs` (issue #4).
+    quota::reserve(&ctx.tx, &ctx.tenant.plan.code, Limit::Jobs).await?;
     let job = queries::insert(&ctx.tx, &draft, ctx.member.user_id).await?;
+    audit_log::record(&ctx, &rid, "create", ENTITY, job.id, None::<&()>, Some(&job)).await?;
     ctx.tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(job)))
 }
@@ -86,6 +87,7 @@ async fn show(ctx: Ctx, PathId(id): PathId) -> ApiResult<axum::Json<Job>> {
 /// `PATCH /api/v1/jobs/{id}`: change some fields; `version` guards against lost updates.
 async fn update(
     ctx: Ctx,
+    rid: RequestId,
     PathId(id): PathId,
     Json(input): Json<JobInput>,
 ) -> ApiResult<axum::Json<Job>> {
@@ -100,33 +102,46 @@ async fn update(
         ));
     }
     let draft = input.apply(current.draft())?;
+    if !counts(&current.status) && counts(&draft.status) {
+        quota::reserve(&ctx.tx, &ctx.tenant.plan.code, Limit::Jobs).await?;
+    }
     let job = queries::update(&ctx.tx, id, &draft).await?;
+    audit_log::record(&ctx, &rid, "update", ENTITY, id, Some(&current), Some(&job)).await?;
     ctx.tx.commit().await?;
     Ok(axum::Json(job))
 }
 
 /// `DELETE /api/v1/jobs/{id}` → 204.
-async fn remove(ctx: Ctx, PathId(id): PathId) -> ApiResult<StatusCode> {
+async fn remove(ctx: Ctx, rid: RequestId, PathId(id): PathId) -> ApiResult<StatusCode> {
     ctx.require(Permission::JobsDelete)?;
     ctx.require_feature(FEATURE)?;
-    if !queries::delete(&ctx.tx, id).await? {
-        return Err(ApiError::NotFound);
-    }
+    let current = queries::get(&ctx.tx, id, true)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    queries::delete(&ctx.tx, id).await?;
+    audit_log::record(&ctx, &rid, "delete", ENTITY, id, Some(&current), None::<&()>).await?;
     ctx.tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/v1/jobs/{id}/publish`: → `open` (from draft, on hold or closed).
-async fn publish(ctx: Ctx, PathId(id): PathId) -> ApiResult<axum::Json<Job>> {
-    transition(ctx, id, "open", &["draft", "on_hold", "closed", "open"]).await
+async fn publish(ctx: Ctx, rid: RequestId, PathId(id): PathId) -> ApiResult<axum::Json<Job>> {
+    transition(ctx, rid, id, "open", &["draft", "on_hold", "closed", "open"]).await
 }
 
 /// `POST /api/v1/jobs/{id}/close`: → `closed` (from draft, open or on hold).
-async fn close(ctx: Ctx, PathId(id): PathId) -> ApiResult<axum::Json<Job>> {
-    transition(ctx, id, "closed", &["draft", "open", "on_hold", "closed"]).await
+async fn close(ctx: Ctx, rid: RequestId, PathId(id): PathId) -> ApiResult<axum::Json<Job>> {
+    transition(ctx, rid, id, "closed", &["draft", "open", "on_hold", "closed"]).await
 }
 
-async fn transition(ctx: Ctx, id: i64, to: &str, from: &[&str]) -> ApiResult<axum::Json<Job>> {
+/// Jobs in these states count against `max_jobs`.
+fn counts(status: &str) -> bool {
+    matches!(status, "draft" | "open" | "on_hold")
+}
+
+const ENTITY: &str = "job";
+
+async fn transition(ctx: Ctx, rid: RequestId, id: i64, to: &str, from: &[&str]) -> ApiResult<axum::Json<Job>> {
     ctx.require(Permission::JobsChange)?;
     ctx.require_feature(FEATURE)?;
     let current = queries::get(&ctx.tx, id, true)
@@ -143,7 +158,12 @@ async fn transition(ctx: Ctx, id: i64, to: &str, from: &[&str]) -> ApiResult<axu
     }
     let mut draft = current.draft();
     draft.status = to.to_owned();
+    if !counts(&current.status) && counts(to) {
+        quota::reserve(&ctx.tx, &ctx.tenant.plan.code, Limit::Jobs).await?;
+    }
     let job = queries::update(&ctx.tx, id, &draft).await?;
+    let action = if to == "open" { "publish" } else { "close" };
+    audit_log::record(&ctx, &rid, action, ENTITY, id, Some(&current), Some(&job)).await?;
     ctx.tx.commit().await?;
     Ok(axum::Json(job))
 }

@@ -144,7 +144,7 @@ impl Metrics {
         self.tenant_switch.render(
             &mut out,
             "zumodra_tenant_switch_seconds",
-            "BEGIN + SET LOCAL ROLE + SET LOCAL search_path, one round trip.",
+            "Opening a tenant transaction: taking the tenant's role and schema.",
         );
         out
     }

@@ -31,8 +31,8 @@ pub const HTTP_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// Bounds (seconds) for the tenant switch (`BEGIN; SET LOCAL ROLE …; SET LOCAL
-/// search_path …`, one round trip): 50 µs to 100 ms.
+/// Bounds (seconds) for the tenant switch (the engine's one-round-trip transaction
+/// prologue that takes the tenant's role and schema): 50 µs to 100 ms.
 pub const SWITCH_BUCKETS: &[f64] = &[
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1,
 ];

@@ -103,7 +103,8 @@ pub struct JobId(pub i64);
 
 impl std::fmt::Display for JobId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)
+        // Honours width and alignment (`{:>8}` in `zumodra jobs list`).
+        std::fmt::Display::fmt(&self.0, f)
     }
 }
 

@@ -23,6 +23,7 @@ pub mod quota;
 pub mod rbac;
 pub mod rows;
 pub mod services;
+pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

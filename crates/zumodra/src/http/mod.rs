@@ -65,6 +65,7 @@ fn routes() -> Router<AppState> {
         .merge(crate::services::router())
         .merge(crate::careers::router())
         .merge(crate::openapi::router())
+        .merge(crate::settings::router())
         .merge(crate::quota::usage::router())
         .merge(crate::platform::router())
         .fallback(not_found)

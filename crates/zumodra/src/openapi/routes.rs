@@ -506,6 +506,30 @@ pub const ROUTES: &[Op] = &[
         ),
         204,
     ),
+    // Settings.
+    res(
+        op(
+            "get",
+            "/api/v1/settings",
+            "settings",
+            "Pipeline stages, timezone, branding",
+        ),
+        200,
+        "Settings",
+    ),
+    req(
+        res(
+            op(
+                "patch",
+                "/api/v1/settings",
+                "settings",
+                "Change settings (owner, admin)",
+            ),
+            200,
+            "Settings",
+        ),
+        "SettingsInput",
+    ),
     // Audit and usage.
     q(
         res(

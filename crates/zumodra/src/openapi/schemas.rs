@@ -341,5 +341,22 @@ pub fn all() -> Value {
     );
     put("Reason", obj(&[("reason", "string?")]));
     put("Domain", obj(&[("domain", "string")]));
+    put(
+        "Settings",
+        obj(&[
+            ("pipeline_stages", "[string]"),
+            ("timezone", "string"),
+            ("branding", "object"),
+            ("updated_at", "date-time"),
+        ]),
+    );
+    put(
+        "SettingsInput",
+        obj(&[
+            ("pipeline_stages", "[string]"),
+            ("timezone", "string"),
+            ("branding", "object"),
+        ]),
+    );
     Value::Object(s)
 }

@@ -18,4 +18,5 @@ mod product;
 mod quotas;
 mod routing;
 mod services;
+mod settings;
 mod shutdown;

@@ -9,7 +9,9 @@ use crate::names::Slug;
 use crate::Engine;
 
 /// A tenant's id in the catalog.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct TenantId(pub i64);
 

@@ -19,6 +19,7 @@ pub mod catalog;
 pub mod embedded;
 mod engine;
 pub mod error;
+pub mod events;
 pub mod jobs;
 mod lifecycle;
 pub mod listen;

@@ -43,6 +43,12 @@ impl Drop for Listener {
 impl Engine {
     /// Listen for [`TENANT_CHANGED`] on a new connection of the runtime role.
     pub async fn listen_tenant_changes(&self) -> Result<Listener> {
+        self.listen(TENANT_CHANGED).await
+    }
+
+    /// Listen on one of the engine's channels ([`TENANT_CHANGED`],
+    /// [`crate::events::EVENTS_CHANNEL`]) on a new connection of the runtime role.
+    pub async fn listen(&self, channel: &'static str) -> Result<Listener> {
         let password: String = self
             .admin()
             .await?
@@ -68,7 +74,7 @@ impl Engine {
             let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
             while let Some(message) = messages.next().await {
                 match message {
-                    Ok(AsyncMessage::Notification(n)) if n.channel() == TENANT_CHANGED => {
+                    Ok(AsyncMessage::Notification(n)) if n.channel() == channel => {
                         if tx.send(n.payload().to_owned()).is_err() {
                             return;
                         }
@@ -81,9 +87,7 @@ impl Engine {
                 }
             }
         });
-        client
-            .batch_execute(&format!("listen {TENANT_CHANGED}"))
-            .await?;
+        client.batch_execute(&format!("listen {channel}")).await?;
         Ok(Listener {
             _client: client,
             rx,

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod database;
 pub mod demo;
+pub mod events;
 pub mod hr;
 pub mod http;
 pub mod members;

@@ -79,6 +79,13 @@ impl Application {
         } = self;
         let invalidation =
             crate::tenants::invalidate::spawn(state.engine.clone(), state.resolver.clone());
+        let events = state.events.clone().spawn_listener(state.engine.clone());
+        // Open WebSockets would keep graceful shutdown waiting: close them first.
+        let hub = state.events.clone();
+        let stop = async move {
+            stop.await;
+            hub.shutdown();
+        };
         let app = crate::http::app(state).into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(stop)
@@ -86,6 +93,7 @@ impl Application {
             .context("serving HTTP");
         tracing::info!("server drained; shutting down");
         invalidation.abort();
+        events.abort();
         if let Some(db) = db {
             close(db).await;
         }

@@ -7,6 +7,7 @@ use zumodra_tenancy::Engine;
 
 use crate::auth::limiter::Limiters;
 use crate::config::Settings;
+use crate::events::Hub;
 use crate::metrics::Metrics;
 use crate::tenants::Resolver;
 
@@ -18,6 +19,8 @@ pub struct AppState {
     pub resolver: Arc<Resolver>,
     pub limiters: Arc<Limiters>,
     pub metrics: Arc<Metrics>,
+    /// Real-time events of every tenant, fanned out per tenant.
+    pub events: Arc<Hub>,
 }
 
 impl AppState {
@@ -29,6 +32,7 @@ impl AppState {
             settings: Arc::new(settings),
             limiters: Arc::new(Limiters::default()),
             metrics,
+            events: Arc::new(Hub::default()),
         }
     }
 }

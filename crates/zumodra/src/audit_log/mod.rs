@@ -75,7 +75,15 @@ pub async fn write(tx: &TenantTx, change: Change<'_>) -> Result<(), ApiError> {
         ],
     )
     .await?;
-    Ok(())
+    // The same mutation, pushed to the tenant's WebSockets when it commits.
+    crate::events::publish::mutation(
+        tx,
+        change.entity,
+        change.action,
+        change.entity_id,
+        change.after.as_ref(),
+    )
+    .await
 }
 
 /// Write the audit row of a member's mutation: actor, address and request id from the

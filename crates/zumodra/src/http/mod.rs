@@ -67,6 +67,7 @@ fn routes() -> Router<AppState> {
         .merge(crate::openapi::router())
         .merge(crate::settings::router())
         .merge(crate::quota::usage::router())
+        .merge(crate::events::router())
         .merge(crate::platform::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

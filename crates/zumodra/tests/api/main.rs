@@ -7,6 +7,7 @@ mod auth;
 mod candidates;
 mod careers;
 mod errors;
+mod events;
 mod helpers;
 mod hosts;
 mod hr;

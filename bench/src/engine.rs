@@ -35,7 +35,10 @@ async fn provision(engine: &Engine, from: usize, count: usize) -> anyhow::Result
     let mut times = Vec::with_capacity(count);
     for i in from..from + count {
         let started = Instant::now();
-        engine.create_tenant(new_tenant(i)).await.with_context(|| format!("tenant {i}"))?;
+        engine
+            .create_tenant(new_tenant(i))
+            .await
+            .with_context(|| format!("tenant {i}"))?;
         times.push(ms(started.elapsed()));
     }
     times.sort_by(f64::total_cmp);
@@ -58,7 +61,11 @@ async fn fill(engine: &Engine, from: usize, total: usize) -> anyhow::Result<()> 
 
 /// Median microseconds of `rounds` × (BEGIN; SELECT 1; COMMIT), plain and in a tenant
 /// transaction, interleaved so machine noise hits both alike.
-async fn switch_cost(engine: &Engine, tenants: &[TenantRef], rounds: usize) -> anyhow::Result<(f64, f64, f64)> {
+async fn switch_cost(
+    engine: &Engine,
+    tenants: &[TenantRef],
+    rounds: usize,
+) -> anyhow::Result<(f64, f64, f64)> {
     let mut plain = Vec::with_capacity(rounds);
     let mut one = Vec::with_capacity(rounds);
     let mut random = Vec::with_capacity(rounds);
@@ -73,7 +80,10 @@ async fn switch_cost(engine: &Engine, tenants: &[TenantRef], rounds: usize) -> a
             conn.batch_execute("commit").await?;
             plain.push(started.elapsed().as_secs_f64() * 1e6);
         }
-        for (set, tenant) in [(&mut one, &tenants[0]), (&mut random, &tenants[(i * 7919) % tenants.len()])] {
+        for (set, tenant) in [
+            (&mut one, &tenants[0]),
+            (&mut random, &tenants[(i * 7919) % tenants.len()]),
+        ] {
             let started = Instant::now();
             let tx = engine.begin(tenant).await?;
             tx.query_one("select 1", &[]).await?;
@@ -84,7 +94,11 @@ async fn switch_cost(engine: &Engine, tenants: &[TenantRef], rounds: usize) -> a
     for v in [&mut plain, &mut one, &mut random] {
         v.sort_by(f64::total_cmp);
     }
-    Ok((percentile(&plain, 0.5), percentile(&one, 0.5), percentile(&random, 0.5)))
+    Ok((
+        percentile(&plain, 0.5),
+        percentile(&one, 0.5),
+        percentile(&random, 0.5),
+    ))
 }
 
 pub async fn run(args: &[String]) -> anyhow::Result<()> {
@@ -114,7 +128,9 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         let started = Instant::now();
         let pending = engine.pending_tenants().await?;
         anyhow::ensure!(pending.is_empty(), "nothing should be pending");
-        engine.migrate_tenants(pending, &MigrateOptions::default(), &|_| {}).await?;
+        engine
+            .migrate_tenants(pending, &MigrateOptions::default(), &|_| {})
+            .await?;
         noop.push(ms(started.elapsed()));
     }
     noop.sort_by(f64::total_cmp);
@@ -125,17 +141,30 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
 
     // One-column migration over every tenant, with a second engine that knows it.
     let mut config: EngineConfig = db.config();
-    config.tenant_migrations =
-        Migrations::tenant().with("bench_priority", "alter table ats_job add column priority integer;");
+    config.tenant_migrations = Migrations::tenant().with(
+        "bench_priority",
+        "alter table ats_job add column priority integer;",
+    );
     let migrating = Engine::connect(config).await?;
     let pending = migrating.pending_tenants().await?;
     let count = pending.len();
     let started = Instant::now();
     let report = migrating
-        .migrate_tenants(pending, &MigrateOptions { concurrency: 4, ..Default::default() }, &|_| {})
+        .migrate_tenants(
+            pending,
+            &MigrateOptions {
+                concurrency: 4,
+                ..Default::default()
+            },
+            &|_| {},
+        )
         .await?;
     let one_column = started.elapsed();
-    anyhow::ensure!(report.failed.is_empty(), "migration failures: {:?}", report.failed);
+    anyhow::ensure!(
+        report.failed.is_empty(),
+        "migration failures: {:?}",
+        report.failed
+    );
 
     let results = json!({
         "tenants": existing,
@@ -146,13 +175,30 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         "switch_us": {"plain_begin": plain_us, "tenant_same": one_us, "tenant_random": random_us},
     });
     println!("| figure | value |\n|---|---|");
-    println!("| provisioning at 100 existing tenants, median / p90 | {:.1} / {:.1} ms |", percentile(&at_100, 0.5), percentile(&at_100, 0.9));
-    println!("| provisioning at {total} existing tenants, median / p90 | {:.1} / {:.1} ms |", percentile(&at_total, 0.5), percentile(&at_total, 0.9));
-    println!("| no-op `migrate` over {existing} tenants (median of 5) | {:.1} ms |", percentile(&noop, 0.5));
-    println!("| one-column migration over {count} tenants, concurrency 4 | {:.2} s |", one_column.as_secs_f64());
+    println!(
+        "| provisioning at 100 existing tenants, median / p90 | {:.1} / {:.1} ms |",
+        percentile(&at_100, 0.5),
+        percentile(&at_100, 0.9)
+    );
+    println!(
+        "| provisioning at {total} existing tenants, median / p90 | {:.1} / {:.1} ms |",
+        percentile(&at_total, 0.5),
+        percentile(&at_total, 0.9)
+    );
+    println!(
+        "| no-op `migrate` over {existing} tenants (median of 5) | {:.1} ms |",
+        percentile(&noop, 0.5)
+    );
+    println!(
+        "| one-column migration over {count} tenants, concurrency 4 | {:.2} s |",
+        one_column.as_secs_f64()
+    );
     println!("| BEGIN; SELECT 1; COMMIT — plain | {plain_us:.0} µs |");
     println!("| the same in a tenant transaction, one tenant / random of {} | {one_us:.0} / {random_us:.0} µs |", tenants.len());
-    println!("| tenant switch cost (same tenant − plain) | {:.0} µs |", one_us - plain_us);
+    println!(
+        "| tenant switch cost (same tenant − plain) | {:.0} µs |",
+        one_us - plain_us
+    );
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results-engine.json");
     std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
     println!("wrote {}", path.display());

@@ -297,22 +297,37 @@ async fn run_admin(db: &Database, command: Command) -> anyhow::Result<()> {
                     other => bail!("maintenance takes 'on' or 'off', not '{other}'"),
                 };
                 let t = engine.set_maintenance(&slug, on).await?;
-                println!("tenant {} maintenance {}", t.slug, if t.maintenance { "on" } else { "off" });
+                println!(
+                    "tenant {} maintenance {}",
+                    t.slug,
+                    if t.maintenance { "on" } else { "off" }
+                );
                 Ok(())
             }
             TenantCommand::Export { slug, out } => {
                 let bar = table_progress("exporting");
-                let manifest = engine.export_tenant(&slug, &out, &|table, rows| {
-                    bar.println(format!("{table:<28} {rows:>9} rows"));
-                    bar.tick();
-                }).await?;
+                let manifest = engine
+                    .export_tenant(&slug, &out, &|table, rows| {
+                        bar.println(format!("{table:<28} {rows:>9} rows"));
+                        bar.tick();
+                    })
+                    .await?;
                 bar.finish_and_clear();
                 let rows: u64 = manifest.parts.iter().map(|p| p.rows).sum();
-                println!("exported {slug} ({} parts, {rows} rows, schema version {}) to {}",
-                    manifest.parts.len(), manifest.migration_version, out.display());
+                println!(
+                    "exported {slug} ({} parts, {rows} rows, schema version {}) to {}",
+                    manifest.parts.len(),
+                    manifest.migration_version,
+                    out.display()
+                );
                 Ok(())
             }
-            TenantCommand::Import { file, slug, name, plan } => {
+            TenantCommand::Import {
+                file,
+                slug,
+                name,
+                plan,
+            } => {
                 let bar = table_progress("importing");
                 let new = NewTenant {
                     slug,
@@ -321,13 +336,21 @@ async fn run_admin(db: &Database, command: Command) -> anyhow::Result<()> {
                     status: TenantStatus::Active,
                     owner: None,
                 };
-                let tenant = engine.import_tenant(&file, new, &|table, rows| {
-                    bar.println(format!("{table:<28} {rows:>9} rows"));
-                    bar.tick();
-                }).await?;
+                let tenant = engine
+                    .import_tenant(&file, new, &|table, rows| {
+                        bar.println(format!("{table:<28} {rows:>9} rows"));
+                        bar.tick();
+                    })
+                    .await?;
                 bar.finish_and_clear();
-                println!("imported {} as tenant {} ({}): http://{}.{}/",
-                    file.display(), tenant.slug, tenant.status, tenant.slug, engine.base_domain());
+                println!(
+                    "imported {} as tenant {} ({}): http://{}.{}/",
+                    file.display(),
+                    tenant.slug,
+                    tenant.status,
+                    tenant.slug,
+                    engine.base_domain()
+                );
                 Ok(())
             }
         },

@@ -4,6 +4,7 @@
 
 mod audit_log;
 mod auth;
+mod browser;
 mod candidates;
 mod careers;
 mod errors;

@@ -64,7 +64,12 @@ pub(crate) struct Inner {
     pub(crate) base_domain: String,
     pub(crate) tenant_migrations: Migrations,
     pub(crate) admin_is_superuser: bool,
+    /// Told how long each tenant switch (the `BEGIN; SET LOCAL …` round trip) took.
+    pub(crate) switch_observer: std::sync::OnceLock<SwitchObserver>,
 }
+
+/// A callback that receives the duration of every tenant switch (for a histogram).
+pub type SwitchObserver = Arc<dyn Fn(Duration) + Send + Sync>;
 
 pub(crate) fn make_pool(
     config: tokio_postgres::Config,
@@ -121,6 +126,7 @@ impl Engine {
                 base_domain,
                 tenant_migrations: config.tenant_migrations,
                 admin_is_superuser,
+                switch_observer: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -153,6 +159,12 @@ impl Engine {
     /// A connection of the owner role. Engine-internal work only.
     pub(crate) async fn admin(&self) -> Result<Object> {
         Ok(self.inner.admin.get().await?)
+    }
+
+    /// Report the duration of every tenant switch to `observer` (set once; later calls
+    /// are ignored).
+    pub fn observe_switches(&self, observer: SwitchObserver) {
+        let _ = self.inner.switch_observer.set(observer);
     }
 
     /// The runtime pool's state: (connections open, connections idle, max size).

@@ -35,7 +35,7 @@ pub mod testing;
 mod tx;
 
 pub use catalog::{Domain, Tenant, TenantId, TenantRef, TenantStatus, User};
-pub use engine::{Engine, EngineConfig};
+pub use engine::{Engine, EngineConfig, SwitchObserver};
 pub use error::{Error, Result};
 pub use lifecycle::DEFAULT_DROP_BATCH;
 pub use migrate::{MigrateOptions, MigrateReport, MigrationStatus, PendingTenant, TenantOutcome};

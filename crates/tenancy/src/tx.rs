@@ -48,7 +48,11 @@ impl Engine {
             conn: Some(conn),
             tenant: tenant.clone(),
         };
+        let started = std::time::Instant::now();
         tx.client()?.batch_execute(&prologue).await?;
+        if let Some(observe) = self.inner.switch_observer.get() {
+            observe(started.elapsed());
+        }
         Ok(tx)
     }
 }

@@ -26,6 +26,10 @@ pub struct AppState {
 impl AppState {
     pub fn new(engine: Engine, settings: Settings) -> Self {
         let metrics = Arc::new(Metrics::default());
+        let switches = metrics.clone();
+        engine.observe_switches(Arc::new(move |elapsed| {
+            switches.tenant_switch.observe(elapsed)
+        }));
         Self {
             resolver: Arc::new(Resolver::new(engine.clone(), metrics.clone())),
             engine,

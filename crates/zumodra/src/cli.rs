@@ -391,10 +391,7 @@ async fn run_admin(db: &Database, command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Audit(AuditCommand::Verify { slug }) => {
-            let tenant = engine.tenant(&slug).await?;
-            let tx = engine.begin(&tenant.as_ref()).await?;
-            let report = crate::audit_log::verify::verify(&tx).await?;
-            drop(tx);
+            let report = crate::audit_log::verify::verify_tenant(engine, &slug).await?;
             match report.first_broken {
                 None => {
                     println!("audit log of {slug}: {} rows, chain intact", report.rows);

@@ -20,6 +20,16 @@ pub struct Broken {
     pub reason: &'static str,
 }
 
+/// Verify the chain of the tenant `slug` (what `zumodra audit verify <slug>` prints).
+pub async fn verify_tenant(
+    engine: &zumodra_tenancy::Engine,
+    slug: &str,
+) -> zumodra_tenancy::Result<Report> {
+    let tenant = engine.tenant(slug).await?;
+    let tx = engine.begin(&tenant.as_ref()).await?;
+    verify(&tx).await
+}
+
 /// Recompute every row's digest in chain order and check that each row links to the
 /// previous one and that no position is missing (a deleted row).
 pub async fn verify(tx: &TenantTx) -> zumodra_tenancy::Result<Report> {

@@ -52,6 +52,11 @@ async fn chain_verifies_and_a_tampered_row_is_found() {
     assert_eq!(broken.seq, 3);
     drop(tx);
 
+    // What `zumodra audit verify acme` reports.
+    let report = zumodra::audit_log::verify::verify_tenant(app.engine(), "acme")
+        .await
+        .unwrap();
+    assert_eq!(report.first_broken.map(|b| b.seq), Some(3));
     // A deleted row is a gap.
     su.execute(
         &format!("update {schema}.audit_log set after = null where seq = 3"),

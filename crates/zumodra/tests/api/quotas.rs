@@ -161,3 +161,32 @@ async fn racing_member_adds_at_the_limit_exactly_one_wins_and_are_audited() {
         .collect();
     assert_eq!(rows, ["create member"]);
 }
+
+#[tokio::test]
+async fn the_plan_request_rate_is_per_tenant() {
+    let app = spawn_app().await;
+    let su = app.db.superuser().await;
+    su.execute(
+        "update public.plans set requests_per_minute = 5 where code = 'free'",
+        &[],
+    )
+    .await
+    .unwrap();
+    app.tenant_on("acme", "alice@acme.test", "free").await;
+    app.tenant("globex", "gus@globex.test").await;
+    for _ in 0..5 {
+        app.get(&host("acme"), "/api/v1/public/jobs", None)
+            .await
+            .ok(200);
+    }
+    let r = app.get(&host("acme"), "/api/v1/public/jobs", None).await;
+    r.expect(429, "rate_limited");
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Another tenant is not slowed down by acme's traffic.
+    for _ in 0..10 {
+        app.get(&host("globex"), "/api/v1/public/jobs", None)
+            .await
+            .ok(200);
+    }
+}

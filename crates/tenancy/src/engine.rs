@@ -60,6 +60,8 @@ pub(crate) struct Inner {
     pub(crate) admin: Pool,
     pub(crate) runtime: Pool,
     pub(crate) admin_config: tokio_postgres::Config,
+    /// How the runtime role connects (its pool, and dedicated LISTEN connections).
+    pub(crate) runtime_config: tokio_postgres::Config,
     pub(crate) prefix: RolePrefix,
     pub(crate) base_domain: String,
     pub(crate) tenant_migrations: Migrations,
@@ -116,12 +118,17 @@ impl Engine {
             .user(prefix.runtime_role().as_str())
             .password(password)
             .application_name("zumodra");
-        let runtime = make_pool(runtime_config, config.pool_size, config.pool_timeout)?;
+        let runtime = make_pool(
+            runtime_config.clone(),
+            config.pool_size,
+            config.pool_timeout,
+        )?;
         Ok(Self {
             inner: Arc::new(Inner {
                 admin,
                 runtime,
                 admin_config: config.database,
+                runtime_config,
                 prefix,
                 base_domain,
                 tenant_migrations: config.tenant_migrations,

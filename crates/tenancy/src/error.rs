@@ -46,8 +46,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl From<tokio_postgres::Error> for Error {
     fn from(err: tokio_postgres::Error) -> Self {
-        if err.is_closed() || err.as_db_error().is_none() && err.code().is_none() {
-            // No SQLSTATE: the connection broke, or never came up.
+        let state = err.code().map(|c| c.code()).unwrap_or("");
+        // No SQLSTATE: the connection broke, or never came up. Class 08 (connection
+        // exception), 57P01–57P03 (the server is shutting down, crashed, or not yet
+        // accepting connections) and 53300 (too many connections) all mean "try later".
+        let unavailable = err.is_closed()
+            || (err.as_db_error().is_none() && err.code().is_none())
+            || state.starts_with("08")
+            || matches!(state, "57P01" | "57P02" | "57P03" | "53300");
+        if unavailable {
             Error::Unavailable(err.to_string())
         } else {
             Error::Db(err)

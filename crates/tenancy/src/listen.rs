@@ -49,19 +49,8 @@ impl Engine {
     /// Listen on one of the engine's channels ([`TENANT_CHANGED`],
     /// [`crate::events::EVENTS_CHANNEL`]) on a new connection of the runtime role.
     pub async fn listen(&self, channel: &'static str) -> Result<Listener> {
-        let password: String = self
-            .admin()
-            .await?
-            .query_one(
-                "select runtime_password from public.zumodra_installation",
-                &[],
-            )
-            .await?
-            .get(0);
-        let mut config = self.inner.admin_config.clone();
+        let mut config = self.inner.runtime_config.clone();
         config
-            .user(self.inner.prefix.runtime_role().as_str())
-            .password(password)
             .application_name("zumodra-listen")
             .connect_timeout(Duration::from_secs(5))
             // A server that vanished without closing the socket is noticed in about a

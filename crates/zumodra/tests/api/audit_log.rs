@@ -127,3 +127,71 @@ async fn audit_log_endpoint_filters_and_permissions() {
         .expect(403, "feature_not_in_plan");
     let _ = json!({});
 }
+
+#[tokio::test]
+async fn an_imported_tenant_keeps_its_audit_chain() {
+    let app = spawn_app().await;
+    app.tenant("acme", "alice@acme.test").await;
+    let t = app.login("acme", "alice@acme.test").await;
+    for i in 0..3 {
+        candidate(&app, &host("acme"), &t, &format!("c{i}@example.com")).await;
+    }
+    let dir = std::env::temp_dir().join(format!("zumodra-audit-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let archive = dir.join("acme.tar.gz");
+    app.engine()
+        .export_tenant("acme", &archive, &|_, _| {})
+        .await
+        .unwrap();
+    let copy = app
+        .engine()
+        .import_tenant(
+            &archive,
+            zumodra_tenancy::NewTenant {
+                slug: "acme-copy".into(),
+                name: "Acme copy".into(),
+                plan: "enterprise".into(),
+                status: zumodra_tenancy::TenantStatus::Active,
+                owner: None,
+            },
+            &|_, _| {},
+        )
+        .await
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let original = zumodra::audit_log::verify::verify_tenant(app.engine(), "acme")
+        .await
+        .unwrap();
+    let imported = zumodra::audit_log::verify::verify_tenant(app.engine(), "acme-copy")
+        .await
+        .unwrap();
+    assert_eq!((imported.rows, imported.first_broken), (3, None));
+    assert_eq!(original.rows, 3);
+    // The same hashes: the archive's chain, not a new one.
+    let acme = app.engine().tenant("acme").await.unwrap();
+    assert_eq!(hashes(&app, &acme).await, hashes(&app, &copy).await);
+    // New rows in the copy continue its chain.
+    let tc = {
+        app.member(
+            &app.engine().tenant("acme-copy").await.unwrap(),
+            "alice@acme.test",
+            "owner",
+        )
+        .await;
+        app.login("acme-copy", "alice@acme.test").await
+    };
+    candidate(&app, &host("acme-copy"), &tc, "new@example.com").await;
+    let after = zumodra::audit_log::verify::verify_tenant(app.engine(), "acme-copy")
+        .await
+        .unwrap();
+    assert_eq!((after.rows, after.first_broken), (4, None));
+}
+
+async fn hashes(app: &TestApp, tenant: &zumodra_tenancy::Tenant) -> Vec<Vec<u8>> {
+    let tx = app.engine().begin(&tenant.as_ref()).await.unwrap();
+    let rows = tx
+        .query("select hash from audit_log order by seq", &[])
+        .await
+        .unwrap();
+    rows.iter().map(|r| r.get::<_, Vec<u8>>(0)).collect()
+}

@@ -2,7 +2,9 @@
 //! allow-listed addresses only; anyone may sign up for a trial tenant. Every platform
 //! action is written to `public.platform_audit`.
 
+pub mod audit_trail;
 pub mod login;
+pub mod reports;
 pub mod signup;
 pub mod tenants;
 
@@ -29,6 +31,8 @@ pub fn router() -> Router<AppState> {
         .route("/platform/v1/signup", post(signup::signup))
         .route("/metrics", get(crate::metrics::metrics))
         .merge(tenants::router())
+        .merge(reports::router())
+        .merge(audit_trail::router())
 }
 
 /// A platform-host request. On a tenant host platform paths do not exist: 404.

@@ -16,6 +16,7 @@ mod jobs;
 mod members;
 mod openapi;
 mod platform;
+mod platform_ops;
 mod product;
 mod quotas;
 mod routing;

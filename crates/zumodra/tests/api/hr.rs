@@ -481,3 +481,79 @@ async fn racing_creates_at_the_quota_exactly_one_wins() {
         (Some(50), Some(50))
     );
 }
+
+#[tokio::test]
+async fn time_off_permissions_per_role() {
+    let app = spawn_app().await;
+    let acme = app.tenant("acme", "alice@acme.test").await;
+    let h = host("acme");
+    let members = role_tokens(&app, &acme, "alice@acme.test").await;
+    let owner = members[0].2.clone();
+    // Someone whose requests everyone may try to decide.
+    let other = employee(
+        &app,
+        &h,
+        &owner,
+        json!({"name": "O", "email": "o@acme.test", "pto_balance_days": 50}),
+    )
+    .await;
+    // (role, request own, see all, approve)
+    let expected = [
+        ("owner", true, true, true),
+        ("admin", true, true, true),
+        ("hr_manager", true, true, true),
+        ("recruiter", true, false, false),
+        ("hiring_manager", true, false, false),
+        ("employee", true, false, false),
+        ("viewer", false, false, false),
+    ];
+    for (i, ((role, user_id, token), (_, own, all, approve))) in
+        members.iter().zip(expected).enumerate()
+    {
+        let t = Some(token.as_str());
+        let st = |ok: bool, yes: u16| if ok { yes } else { 403 };
+        employee(
+            &app,
+            &h,
+            &owner,
+            json!({"name": role, "email": format!("{role}@staff.test"), "user_id": user_id}),
+        )
+        .await;
+        // 2027-03-01 is a Monday: working days only.
+        let day = format!("2027-03-{:02}", [1, 2, 3, 4, 5, 8, 9][i]);
+        let r = app
+            .post(
+                &h,
+                "/api/v1/time-off",
+                t,
+                json!({"kind": "sick", "start_date": day, "end_date": day}),
+            )
+            .await;
+        assert_eq!(r.status, st(own, 201), "{role} own: {}", r.text);
+        let pending = app
+            .post(
+                &h,
+                "/api/v1/time-off",
+                Some(&owner),
+                json!({"employee_id": other, "kind": "unpaid", "start_date": day, "end_date": day}),
+            )
+            .await;
+        let pending = pending.ok(201)["id"].as_i64().unwrap();
+        let list = app.get(&h, "/api/v1/time-off", t).await;
+        if own || all {
+            let n = list.ok(200)["items"].as_array().unwrap().len();
+            assert_eq!(n > 1, all, "{role} sees {n}");
+        } else {
+            list.expect(403, "forbidden");
+        }
+        let r = app
+            .post(
+                &h,
+                &format!("/api/v1/time-off/{pending}/approve"),
+                t,
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, st(approve, 200), "{role} approve: {}", r.text);
+    }
+}

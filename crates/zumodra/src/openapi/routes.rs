@@ -294,6 +294,19 @@ pub const ROUTES: &[Op] = &[
         ),
         204,
     ),
+    req(
+        res(
+            op(
+                "post",
+                "/api/v1/candidates/import",
+                "candidates",
+                "Import candidates, all or nothing (quota max_candidates_per_month)",
+            ),
+            201,
+            "Imported",
+        ),
+        "CandidateBatch",
+    ),
     // Applications.
     q(
         res(
@@ -748,5 +761,57 @@ pub const ROUTES: &[Op] = &[
             204,
         ),
         "Domain",
+    ),
+    req(
+        res(
+            op(
+                "post",
+                "/platform/v1/tenants/{slug}/impersonate",
+                "platform",
+                "A short-lived token as the tenant's owner, audited",
+            ),
+            200,
+            "Token",
+        ),
+        "Reason",
+    ),
+    req(
+        res(
+            op(
+                "post",
+                "/platform/v1/tenants/{slug}/maintenance",
+                "platform",
+                "Turn maintenance mode on or off",
+            ),
+            200,
+            "Tenant",
+        ),
+        "Object",
+    ),
+    q(
+        res(
+            op(
+                "get",
+                "/platform/v1/reports/usage",
+                "platform",
+                "Per-tenant usage across all tenants (json or csv)",
+            ),
+            200,
+            "Object",
+        ),
+        &["format", "sort"],
+    ),
+    q(
+        res(
+            op(
+                "get",
+                "/platform/v1/audit",
+                "platform",
+                "The platform audit log",
+            ),
+            200,
+            "Object",
+        ),
+        &["limit", "cursor", "action", "tenant"],
     ),
 ];

@@ -192,6 +192,8 @@ pub fn all() -> Value {
     put("JobInput", input(JOB));
     put("Candidate", obj(CANDIDATE));
     put("CandidateInput", input(CANDIDATE));
+    put("CandidateBatch", obj(&[("candidates", "[CandidateInput]")]));
+    put("Imported", obj(&[("created", "[integer]"), ("skipped", "[string]")]));
     put("Application", obj(APPLICATION));
     put("ApplicationDetail", {
         let mut d = obj(APPLICATION);

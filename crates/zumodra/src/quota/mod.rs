@@ -85,13 +85,18 @@ pub async fn used(tx: &TenantTx, limit: Limit) -> Result<i64, ApiError> {
 /// `quota_exceeded` naming the limit. Holds the lock until the transaction ends, so
 /// call it right before the insert and commit soon after.
 pub async fn reserve(tx: &TenantTx, plan: &str, limit: Limit) -> Result<(), ApiError> {
+    reserve_many(tx, plan, limit, 1).await
+}
+
+/// Make room for `n` more at once (an import: all or nothing).
+pub async fn reserve_many(tx: &TenantTx, plan: &str, limit: Limit, n: i64) -> Result<(), ApiError> {
     tx.execute(
         "select pg_advisory_xact_lock(hashtext(current_schema()), $1)",
         &[&limit.lock_key()],
     )
     .await?;
     let max = maximum(tx, plan, limit).await?;
-    if max > 0 && used(tx, limit).await? >= max {
+    if max > 0 && used(tx, limit).await? + n > max {
         return Err(ApiError::QuotaExceeded(limit.name()));
     }
     Ok(())

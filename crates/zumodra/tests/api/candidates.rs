@@ -403,3 +403,90 @@ async fn application_permissions_per_role() {
         assert_eq!(r.status, status(mv, 200), "{role} move");
     }
 }
+
+#[tokio::test]
+async fn import_is_all_or_nothing_and_counts_against_the_month() {
+    let app = spawn_app().await;
+    let acme = app.tenant_on("acme", "alice@acme.test", "free").await;
+    app.tenant("globex", "gus@globex.test").await;
+    let t = app.login("acme", "alice@acme.test").await;
+    let h = host("acme");
+    candidate(&app, &h, &t, "known@example.com").await;
+    let r = app
+        .post(
+            &h,
+            "/api/v1/candidates/import",
+            Some(&t),
+            json!({"candidates": [
+                {"name": "A", "email": "a@example.com"}, {"name": "", "email": "nope"}
+            ]}),
+        )
+        .await;
+    r.expect(422, "validation_failed");
+    assert!(
+        r.body["error"]["fields"]["candidates[1].email"].is_string(),
+        "{}",
+        r.text
+    );
+    let r = app
+        .post(
+            &h,
+            "/api/v1/candidates/import",
+            Some(&t),
+            json!({"candidates": [
+                {"name": "A", "email": "a@example.com", "tags": ["csv"]},
+                {"name": "Known", "email": "KNOWN@example.com"},
+                {"name": "A again", "email": "A@example.com"}
+            ]}),
+        )
+        .await;
+    let body = r.ok(201).clone();
+    assert_eq!(body["created"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        body["skipped"],
+        json!(["KNOWN@example.com", "A@example.com"])
+    );
+    let id = body["created"][0].as_i64().unwrap();
+    let c = app
+        .get(&h, &format!("/api/v1/candidates/{id}"), Some(&t))
+        .await;
+    assert_eq!(c.ok(200)["source"], "imported");
+    // Free: 50 a month; 2 exist, so 49 more do not fit and nothing is created.
+    let many: Vec<_> = (0..49)
+        .map(|i| json!({"name": "N", "email": format!("n{i}@example.com")}))
+        .collect();
+    let r = app
+        .post(
+            &h,
+            "/api/v1/candidates/import",
+            Some(&t),
+            json!({"candidates": many}),
+        )
+        .await;
+    r.expect(403, "quota_exceeded");
+    let all = app.get(&h, "/api/v1/candidates?limit=200", Some(&t)).await;
+    assert_eq!(all.ok(200)["items"].as_array().unwrap().len(), 2);
+    // Viewers cannot import; globex sees nothing of it.
+    let viewer = app.member(&acme, "v@acme.test", "viewer").await;
+    let _ = viewer;
+    let vt = app.login("acme", "v@acme.test").await;
+    app.post(
+        &h,
+        "/api/v1/candidates/import",
+        Some(&vt),
+        json!({"candidates": [{"name": "X", "email": "x@example.com"}]}),
+    )
+    .await
+    .expect(403, "forbidden");
+    let g = app.login("globex", "gus@globex.test").await;
+    let gl = app
+        .get(&host("globex"), "/api/v1/candidates", Some(&g))
+        .await;
+    assert!(gl.ok(200)["items"].as_array().unwrap().is_empty());
+    let imports = audit(&app, &acme)
+        .await
+        .into_iter()
+        .filter(|(a, _, _)| a == "import")
+        .count();
+    assert_eq!(imports, 1);
+}

@@ -3,6 +3,7 @@
 //! case-insensitively (409); creating one counts against the plan's
 //! `max_candidates_per_month`. Every write leaves one audit row.
 
+pub mod import;
 pub mod model;
 pub mod queries;
 
@@ -24,6 +25,10 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/candidates", get(list).post(create))
+        .route(
+            "/api/v1/candidates/import",
+            axum::routing::post(import::import),
+        )
         .route(
             "/api/v1/candidates/{id}",
             get(show).patch(update).delete(remove),

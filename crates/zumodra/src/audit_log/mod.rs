@@ -75,6 +75,8 @@ pub async fn write(tx: &TenantTx, change: Change<'_>) -> Result<(), ApiError> {
         ],
     )
     .await?;
+    // Every instance drops this tenant's cached entries when the change commits.
+    crate::cache::publish_invalidation(tx).await?;
     // The same mutation, pushed to the tenant's WebSockets when it commits.
     crate::events::publish::mutation(
         tx,

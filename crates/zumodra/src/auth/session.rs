@@ -39,18 +39,26 @@ pub struct Session {
     pub is_platform_admin: bool,
     /// `None` for a platform-host session.
     pub tenant_id: Option<TenantId>,
+    /// The platform admin acting as this user (an impersonation session), if any.
+    pub impersonator_id: Option<i64>,
+    /// Why the admin impersonates (impersonation sessions only).
+    pub reason: Option<String>,
 }
 
-/// The live (not expired, not revoked) session of a token, its user not disabled.
+/// The live (not expired, not revoked) session of a token, its user not disabled. An
+/// impersonation session lives only while its impersonator is an enabled platform admin.
 pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Session>, ApiError> {
     let hash = hash_token(token);
     let conn = state.engine.shared().await?;
     let row = conn
         .query_opt(
-            "select s.user_id, s.tenant_id, u.email, u.display_name, u.is_platform_admin \
+            "select s.user_id, s.tenant_id, u.email, u.display_name, u.is_platform_admin, \
+             s.impersonator_id, s.reason \
              from public.sessions s join public.users u on u.id = s.user_id \
              where s.token_hash = $1 and s.revoked_at is null and s.expires_at > now() \
-             and not u.disabled",
+             and not u.disabled and (s.impersonator_id is null or exists (select 1 \
+             from public.users i where i.id = s.impersonator_id and i.is_platform_admin \
+             and not i.disabled))",
             &[&hash],
         )
         .await
@@ -62,6 +70,8 @@ pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Session>, Ap
         email: row.get(2),
         display_name: row.get(3),
         is_platform_admin: row.get(4),
+        impersonator_id: row.get(5),
+        reason: row.get(6),
     }))
 }
 

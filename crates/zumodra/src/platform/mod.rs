@@ -3,7 +3,9 @@
 //! action is written to `public.platform_audit`.
 
 pub mod audit_trail;
+pub mod impersonate;
 pub mod login;
+pub mod maintenance;
 pub mod reports;
 pub mod signup;
 pub mod tenants;
@@ -33,6 +35,8 @@ pub fn router() -> Router<AppState> {
         .merge(tenants::router())
         .merge(reports::router())
         .merge(audit_trail::router())
+        .merge(impersonate::router())
+        .merge(maintenance::router())
 }
 
 /// A platform-host request. On a tenant host platform paths do not exist: 404.

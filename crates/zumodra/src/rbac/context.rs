@@ -102,6 +102,9 @@ impl FromRequestParts<AppState> for TenantSession {
             None => return Err(ApiError::Unauthenticated),
         }
         tracing::Span::current().record("user_id", session.user_id);
+        if session.impersonator_id.is_some() {
+            crate::platform::impersonate::record_request(state, parts, &tenant, &session).await?;
+        }
         Ok(Self { tenant, session })
     }
 }
@@ -146,6 +149,7 @@ impl FromRequestParts<AppState> for Ctx {
         let TenantSession { tenant, session } =
             TenantSession::from_request_parts(parts, state).await?;
         let tx = state.engine.begin(&tenant.tenant_ref()).await?;
+        crate::platform::impersonate::mark_tx(&tx, &session).await?;
         let role = read_membership(&tx, session.user_id).await?;
         // Not a member (or no longer active): this user does not exist here.
         let (role, granted, revoked) = role.ok_or(ApiError::Unauthenticated)?;

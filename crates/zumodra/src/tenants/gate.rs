@@ -9,6 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use zumodra_tenancy::TenantStatus;
 
+use crate::auth::session;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use crate::tenants::host::{classify, normalize, raw_host, HostKind};
@@ -25,7 +26,9 @@ pub async fn resolve_site(State(state): State<AppState>, mut req: Request, next:
         return next.run(req).await;
     }
     let kind = host_kind(&state, &req);
-    match site_of(&state, kind).await {
+    // Owned, so no part of the request is held across an await.
+    let token = session::bearer(req.headers()).map(str::to_owned);
+    match site_of(&state, kind, token.as_deref()).await {
         Ok(site) => {
             if let Site::Tenant(entry) = &site {
                 tracing::Span::current().record("tenant", entry.tenant.slug.as_str());
@@ -56,7 +59,7 @@ fn host_kind(state: &AppState, req: &Request) -> HostKind {
     classify(host, state.engine.base_domain())
 }
 
-async fn site_of(state: &AppState, kind: HostKind) -> Result<Site, ApiError> {
+async fn site_of(state: &AppState, kind: HostKind, token: Option<&str>) -> Result<Site, ApiError> {
     use std::sync::atomic::Ordering::Relaxed;
     let metrics = &state.metrics;
     match kind {
@@ -71,7 +74,11 @@ async fn site_of(state: &AppState, kind: HostKind) -> Result<Site, ApiError> {
         HostKind::Tenant(host) => match state.resolver.resolve(&host).await {
             Ok(Some(entry)) => {
                 metrics.resolution_tenant.fetch_add(1, Relaxed);
-                check_status(&entry)?;
+                if let Err(e) = check_status(&entry) {
+                    if !(entry.tenant.maintenance && admin_passes(state, &entry, token).await) {
+                        return Err(e);
+                    }
+                }
                 Ok(Site::Tenant(entry))
             }
             Ok(None) => {
@@ -100,6 +107,28 @@ fn check_status(entry: &TenantEntry) -> Result<(), ApiError> {
             Err(ApiError::TenantUnavailable)
         }
         TenantStatus::Trial | TenantStatus::Active => Ok(()),
+    }
+}
+
+/// A platform admin passes maintenance mode (only that: not a suspension, not a
+/// tenant being provisioned or deleted) with a live session for this tenant: an
+/// impersonation token, or the admin's own membership.
+async fn admin_passes(state: &AppState, entry: &TenantEntry, token: Option<&str>) -> bool {
+    if !matches!(
+        entry.tenant.status,
+        TenantStatus::Trial | TenantStatus::Active
+    ) {
+        return false;
+    }
+    let Some(token) = token else {
+        return false;
+    };
+    match session::lookup(state, token).await {
+        Ok(Some(s)) => {
+            s.tenant_id == Some(entry.tenant.id)
+                && (s.impersonator_id.is_some() || s.is_platform_admin)
+        }
+        _ => false,
     }
 }
 

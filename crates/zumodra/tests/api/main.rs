@@ -5,6 +5,7 @@
 mod audit_log;
 mod auth;
 mod browser;
+mod caching;
 mod candidates;
 mod careers;
 mod errors;

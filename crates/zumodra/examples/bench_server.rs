@@ -38,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
         }
         tx.commit().await?;
     }
-    let state = AppState::new(db.engine.clone(), settings.clone());
+    let state = AppState::new(db.engine.clone(), settings.clone())?;
     let host = format!("acme.{}", db.engine.base_domain());
     let entry = state
         .resolver

@@ -47,7 +47,7 @@ impl Application {
         Ok(Self {
             listener,
             port,
-            state: AppState::new(engine, settings),
+            state: AppState::new(engine, settings)?,
             db,
         })
     }
@@ -80,6 +80,9 @@ impl Application {
         let invalidation =
             crate::tenants::invalidate::spawn(state.engine.clone(), state.resolver.clone());
         let events = state.events.clone().spawn_listener(state.engine.clone());
+        let cache_listener = crate::cache::listen::spawn(state.engine.clone(), state.cache.clone());
+        state.cache.connect(std::time::Duration::from_secs(1)).await;
+        let workers = crate::background::spawn(state.engine.clone(), state.metrics.jobs.clone(), 2);
         // Open WebSockets would keep graceful shutdown waiting: close them first.
         let hub = state.events.clone();
         let stop = async move {
@@ -94,6 +97,8 @@ impl Application {
         tracing::info!("server drained; shutting down");
         invalidation.abort();
         events.abort();
+        cache_listener.abort();
+        workers.stop().await;
         if let Some(db) = db {
             close(db).await;
         }

@@ -28,6 +28,7 @@
 //! the generation *before* loading and stores under that generation, so a value loaded
 //! before an invalidation can never be stored where readers after it will look.
 
+pub mod listen;
 mod memory;
 mod redis_backend;
 
@@ -398,6 +399,12 @@ impl TenantCache {
             // Kept by the backend and replayed before this scope is read again.
             tracing::warn!(error = %e, ?scope, "cache invalidation deferred: backend unreachable");
         }
+    }
+
+    /// An invalidation delivered by `LISTEN` (from any instance, this one included):
+    /// move the generation of its scope, whatever the backend.
+    pub async fn apply_invalidation(&self, invalidation: Invalidation) {
+        self.invalidate(invalidation.0).await
     }
 
     /// An invalidation received from another instance (the `LISTEN` loop on

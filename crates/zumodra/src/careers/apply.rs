@@ -24,7 +24,7 @@ const COLUMNS: &str =
      salary_min, salary_max, salary_currency, deadline, published_at";
 
 /// A job as the public sees it: no internal fields (creator, version, status).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PublicJob {
     pub id: i64,
     pub title: String,

@@ -23,11 +23,16 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ClientAddr, Json, PathId, Query};
 use crate::http::pagination::{Page, Paged};
 use crate::rbac::context::TenantHost;
+use crate::cache::TenantKey;
 use crate::state::AppState;
 use crate::tenants::TenantEntry;
 
 /// The plan feature of everything public.
 pub const FEATURE: &str = "career_pages";
+
+/// How long the public job list may be served from the cache (it is also dropped at
+/// once whenever the tenant's data changes).
+const PUBLIC_JOBS_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The routes of the careers site and its API.
 pub fn router() -> Router<AppState> {
@@ -69,9 +74,20 @@ async fn list(
     Query(p): Query<ListParams>,
 ) -> ApiResult<axum::Json<Paged<PublicJob>>> {
     let page = Page::parse(p.limit.as_deref(), p.cursor.as_deref())?;
-    let tx = begin(&state, &tenant).await?;
-    let jobs = apply::open_jobs(&tx, page).await?;
-    Ok(axum::Json(page.finish(jobs, |j| j.id)))
+    if !tenant.plan.has(FEATURE) {
+        return Err(ApiError::FeatureNotInPlan(FEATURE));
+    }
+    // The busiest public read: cached per tenant, dropped on any change of the tenant.
+    let key = TenantKey::new(tenant.tenant.id, "public_jobs", format!("{:?}:{:?}", p.limit, p.cursor));
+    let listed = state
+        .cache
+        .get_or_load(&key, PUBLIC_JOBS_TTL, || async {
+            let tx = begin(&state, &tenant).await?;
+            let jobs = apply::open_jobs(&tx, page).await?;
+            Ok::<_, ApiError>(page.finish(jobs, |j| j.id))
+        })
+        .await?;
+    Ok(axum::Json(listed))
 }
 
 async fn show(

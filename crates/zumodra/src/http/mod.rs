@@ -120,7 +120,9 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
             ApiError::ServiceUnavailable.into_response()
         }
     };
-    state.metrics.count_response(response.status().as_u16());
+    state
+        .metrics
+        .observe_response(response.status().as_u16(), started.elapsed());
     response
 }
 

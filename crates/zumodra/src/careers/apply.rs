@@ -123,17 +123,11 @@ pub async fn apply(
         request_id: origin.request_id,
         address: Some(origin.address.clone()),
     };
-    let candidate = match candidates::by_email(tx, &draft.email).await? {
-        Some(c) => c,
+    let (candidate, created) = match candidates::by_email(tx, &draft.email).await? {
+        Some(c) => (c, false),
         None => {
             quota::reserve(tx, plan, Limit::CandidatesPerMonth).await?;
-            let c = candidates::insert(tx, &draft).await?;
-            audit_log::write(
-                tx,
-                audit("create", "candidate", c.id, serde_json::to_value(&c).ok()),
-            )
-            .await?;
-            c
+            (candidates::insert(tx, &draft).await?, true)
         }
     };
     if applications::exists(tx, job_id, candidate.id).await? {
@@ -147,6 +141,11 @@ pub async fn apply(
         .next()
         .unwrap_or_else(|| "new".into());
     let app = applications::insert(tx, job_id, candidate.id, &stage, None, None).await?;
+    // Audit rows last, so the audit chain's lock is never held while waiting on a row.
+    if created {
+        let after = serde_json::to_value(&candidate).ok();
+        audit_log::write(tx, audit("create", "candidate", candidate.id, after)).await?;
+    }
     audit_log::write(
         tx,
         audit(

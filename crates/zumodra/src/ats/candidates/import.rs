@@ -80,9 +80,13 @@ pub async fn import(
         fresh.len() as i64,
     )
     .await?;
-    let mut created = Vec::with_capacity(fresh.len());
+    let mut inserted = Vec::with_capacity(fresh.len());
     for d in &fresh {
-        let c = queries::insert(&ctx.tx, d).await?;
+        inserted.push(queries::insert(&ctx.tx, d).await?);
+    }
+    // Audit rows last: the audit chain's lock is then held only until the commit, never
+    // while waiting on another transaction's row (no lock cycle).
+    for c in &inserted {
         audit_log::record(
             &ctx,
             &rid,
@@ -90,11 +94,11 @@ pub async fn import(
             "candidate",
             c.id,
             None::<&()>,
-            Some(&c),
+            Some(c),
         )
         .await?;
-        created.push(c.id);
     }
+    let created = inserted.iter().map(|c| c.id).collect();
     ctx.tx.commit().await?;
     Ok((
         StatusCode::CREATED,

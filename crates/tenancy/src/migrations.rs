@@ -59,11 +59,18 @@ impl Migrations {
 
     /// The shared-catalog migrations of this build.
     pub fn shared() -> Self {
-        Self::new(&[(
-            1,
-            "catalog",
-            include_str!("../../../migrations/shared/0001_catalog.sql"),
-        )])
+        Self::new(&[
+            (
+                1,
+                "catalog",
+                include_str!("../../../migrations/shared/0001_catalog.sql"),
+            ),
+            (
+                2,
+                "deletion",
+                include_str!("../../../migrations/shared/0002_deletion.sql"),
+            ),
+        ])
     }
 
     /// The tenant migrations of this build.

@@ -42,7 +42,9 @@ pub enum JobsCommand {
 /// Every job kind the server knows: the engine's built-in kinds, then the features'.
 pub fn registry() -> JobRegistry {
     // Features add their kinds here (`registry.tenant(KIND, handler)`).
-    builtin::registry()
+    let mut registry = builtin::registry();
+    crate::platform::deletion::register(&mut registry);
+    registry
 }
 
 /// Start the job workers and the periodic scheduler on the current runtime; `zumodra

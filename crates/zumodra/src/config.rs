@@ -41,6 +41,9 @@ pub struct Settings {
     /// `ZUMODRA_REDIS_URL`: the tenant cache in Redis (`redis://host:port/db`), shared by
     /// every server instance. None → the in-process cache.
     pub redis_url: Option<String>,
+    /// `ZUMODRA_DELETION_GRACE_SECS` (default 7 days): how long a tenant deleted through
+    /// the platform API stays restorable (`resume`) before it is dropped.
+    pub deletion_grace: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +125,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             log_format: LogFormat::Json,
             redis_url: None,
+            deletion_grace: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -143,6 +147,7 @@ const KEYS: &[&str] = &[
     "trusted_proxies",
     "log_format",
     "redis_url",
+    "deletion_grace_secs",
 ];
 
 impl Settings {
@@ -265,6 +270,14 @@ impl Settings {
                             .ok()
                             .filter(|n| *n >= 60)
                             .ok_or_else(|| bad("seconds, at least 60"))?,
+                    )
+                }
+                "deletion_grace_secs" => {
+                    s.deletion_grace = Duration::from_secs(
+                        raw.parse::<u64>()
+                            .ok()
+                            .filter(|n| *n <= 366 * 24 * 3600)
+                            .ok_or_else(|| bad("seconds, from 0 to a year"))?,
                     )
                 }
                 "platform_allowlist" => {

@@ -3,6 +3,7 @@
 //! action is written to `public.platform_audit`.
 
 pub mod audit_trail;
+pub mod deletion;
 pub mod impersonate;
 pub mod login;
 pub mod maintenance;

@@ -1,5 +1,6 @@
-//! Tenant administration on the platform host: list, create, show, change, delete,
-//! suspend/resume/cancel, custom domains. Every call is audited, reads included.
+//! Tenant administration on the platform host: list, create, show, change, delete
+//! (scheduled: see `deletion`), suspend/resume/cancel, custom domains. Every call is
+//! audited, reads included.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,7 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/platform/v1/tenants", get(list).post(create))
         .route(
             "/platform/v1/tenants/{slug}",
-            get(show).patch(update).delete(remove),
+            get(show).patch(update).delete(super::deletion::schedule),
         )
         .route("/platform/v1/tenants/{slug}/suspend", post(suspend))
         .route("/platform/v1/tenants/{slug}/resume", post(resume))
@@ -35,6 +36,16 @@ pub async fn view(state: &AppState, tenant: &Tenant) -> ApiResult<Value> {
     let domains = state.engine.domains(tenant.id).await?;
     let mut value = serde_json::to_value(tenant).map_err(|e| ApiError::Internal(e.into()))?;
     value["domains"] = json!(domains);
+    let conn = state.engine.shared().await?;
+    let due: Option<chrono::DateTime<chrono::Utc>> = conn
+        .query_opt(
+            "select deletion_scheduled_at from public.tenants where id = $1",
+            &[&tenant.id.0],
+        )
+        .await
+        .map_err(zumodra_tenancy::Error::from)?
+        .and_then(|r| r.get(0));
+    value["deletion_scheduled_at"] = json!(due);
     Ok(value)
 }
 
@@ -175,27 +186,6 @@ async fn update(
     Ok(axum::Json(view(&state, &tenant).await?))
 }
 
-async fn remove(
-    State(state): State<AppState>,
-    admin: PlatformAdmin,
-    PathText(slug): PathText,
-) -> ApiResult<StatusCode> {
-    let tenant = state.engine.tenant(&slug).await?;
-    if tenant.status == TenantStatus::Deleted {
-        return Err(ApiError::NotFound);
-    }
-    state.engine.delete_tenant(&slug).await?;
-    admin
-        .audit(
-            &state,
-            "tenant.delete",
-            Some(tenant.id),
-            json!({ "slug": slug }),
-        )
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
 #[derive(Debug, Default, Deserialize)]
 pub struct Reason {
     pub reason: Option<String>,
@@ -229,8 +219,14 @@ async fn resume(
     PathText(slug): PathText,
 ) -> ApiResult<axum::Json<Value>> {
     let tenant = state.engine.resume_tenant(&slug).await?;
+    let deletion_cancelled = super::deletion::unschedule(&state, &slug).await?;
     admin
-        .audit(&state, "tenant.resume", Some(tenant.id), json!({}))
+        .audit(
+            &state,
+            "tenant.resume",
+            Some(tenant.id),
+            json!({ "deletion_cancelled": deletion_cancelled }),
+        )
         .await?;
     Ok(axum::Json(view(&state, &tenant).await?))
 }

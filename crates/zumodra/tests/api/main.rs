@@ -17,6 +17,8 @@ mod jobs;
 mod members;
 mod openapi;
 mod platform;
+mod platform_access;
+mod platform_deletion;
 mod platform_ops;
 mod product;
 mod quotas;

@@ -61,8 +61,11 @@ pub struct Change<'a> {
 /// Write one audit row in `tx` (the caller commits it with the change).
 pub async fn write(tx: &TenantTx, change: Change<'_>) -> Result<(), ApiError> {
     tx.execute(
+        // The impersonating admin, if any, is marked on the transaction when the request
+        // context is built (`platform::impersonate::mark_tx`).
         "insert into audit_log (actor_user_id, action, entity, entity_id, before, after, \
-         request_id, address) values ($1, $2, $3, $4, $5, $6, $7, $8)",
+         request_id, address, impersonator_id) values ($1, $2, $3, $4, $5, $6, $7, $8, \
+         nullif(current_setting('zumodra.impersonator', true), '')::bigint)",
         &[
             &change.actor,
             &change.action,
@@ -122,6 +125,8 @@ pub struct Entry {
     pub seq: i64,
     pub at: DateTime<Utc>,
     pub actor_user_id: Option<i64>,
+    /// The platform admin who acted as the actor (impersonation), if any.
+    pub impersonator_id: Option<i64>,
     pub action: String,
     pub entity: String,
     pub entity_id: Option<String>,
@@ -175,7 +180,7 @@ async fn list(ctx: Ctx, Query(p): Query<ListParams>) -> ApiResult<axum::Json<Pag
         .tx
         .query(
             "select id, seq, at, actor_user_id, action, entity, entity_id, before, after, \
-             request_id, address, hash from audit_log \
+             request_id, address, hash, impersonator_id from audit_log \
              where ($1::text is null or entity = $1) and ($2::bigint is null or actor_user_id = $2) \
              and ($3::timestamptz is null or at >= $3) and ($4::timestamptz is null or at < $4) \
              and ($5::bigint is null or seq < $5) order by seq desc limit $6",
@@ -198,6 +203,7 @@ async fn list(ctx: Ctx, Query(p): Query<ListParams>) -> ApiResult<axum::Json<Pag
                 request_id: r.try_get(9)?,
                 address: r.try_get(10)?,
                 hash: hex::encode(r.try_get::<_, Vec<u8>>(11)?),
+                impersonator_id: r.try_get(12)?,
             })
         })
         .collect::<Result<Vec<_>, zumodra_tenancy::tokio_postgres::Error>>()

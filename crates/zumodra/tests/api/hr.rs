@@ -557,3 +557,22 @@ async fn time_off_permissions_per_role() {
         assert_eq!(r.status, st(approve, 200), "{role} approve: {}", r.text);
     }
 }
+
+#[tokio::test]
+async fn an_employee_links_only_to_a_member_of_this_tenant() {
+    let app = spawn_app().await;
+    app.tenant("acme", "alice@acme.test").await;
+    let globex = app.tenant("globex", "gus@globex.test").await;
+    let gus = app.member(&globex, "gus@globex.test", "owner").await;
+    let t = app.login("acme", "alice@acme.test").await;
+    let r = app
+        .post(
+            &host("acme"),
+            "/api/v1/employees",
+            Some(&t),
+            json!({"name": "Gus", "email": "gus@acme.test", "user_id": gus}),
+        )
+        .await;
+    r.expect(422, "validation_failed");
+    assert!(r.body["error"]["fields"]["user_id"].is_string());
+}

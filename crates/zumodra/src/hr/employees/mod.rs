@@ -61,7 +61,20 @@ async fn list(ctx: Ctx, Query(p): Query<ListParams>) -> ApiResult<axum::Json<Pag
     Ok(axum::Json(page.finish(found, |e| e.id)))
 }
 
-async fn check_manager(ctx: &Ctx, id: Option<i64>, d: &Draft) -> ApiResult<()> {
+/// The linked user must be a member here; the manager another employee, with no loop.
+async fn check_links(ctx: &Ctx, id: Option<i64>, d: &Draft) -> ApiResult<()> {
+    if let Some(user) = d.user_id {
+        let member = ctx
+            .tx
+            .query_opt("select 1 from members where user_id = $1", &[&user])
+            .await?;
+        if member.is_none() {
+            return Err(ApiError::field(
+                "user_id",
+                "not a member of this organization",
+            ));
+        }
+    }
     let Some(manager) = d.manager_id else {
         return Ok(());
     };
@@ -87,7 +100,7 @@ async fn create(
     ctx.require(Permission::EmployeesAdd)?;
     ctx.require_feature(FEATURE)?;
     let draft = input.apply(Draft::default())?;
-    check_manager(&ctx, None, &draft).await?;
+    check_links(&ctx, None, &draft).await?;
     quota::reserve(&ctx.tx, &ctx.tenant.plan.code, Limit::Employees).await?;
     if queries::taken(&ctx.tx, &draft, None).await? {
         return Err(taken());
@@ -134,7 +147,7 @@ async fn update(
         ));
     }
     let draft = input.apply(current.draft())?;
-    check_manager(&ctx, Some(id), &draft).await?;
+    check_links(&ctx, Some(id), &draft).await?;
     if queries::taken(&ctx.tx, &draft, Some(id)).await? {
         return Err(taken());
     }

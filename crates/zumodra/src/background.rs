@@ -44,6 +44,7 @@ pub fn registry() -> JobRegistry {
     // Features add their kinds here (`registry.tenant(KIND, handler)`).
     let mut registry = builtin::registry();
     crate::platform::deletion::register(&mut registry);
+    crate::exports::register(&mut registry);
     registry
 }
 

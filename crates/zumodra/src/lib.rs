@@ -14,6 +14,7 @@ pub mod config;
 pub mod database;
 pub mod demo;
 pub mod events;
+pub mod exports;
 pub mod hr;
 pub mod http;
 pub mod members;

@@ -69,6 +69,7 @@ fn routes() -> Router<AppState> {
         .merge(crate::quota::usage::router())
         .merge(crate::events::router())
         .merge(crate::platform::router())
+        .merge(crate::exports::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -10,6 +10,7 @@ mod candidates;
 mod careers;
 mod errors;
 mod events;
+mod exports;
 mod helpers;
 mod hosts;
 mod hr;

@@ -75,8 +75,9 @@ async fn switch_cost(
             // Prepared once per connection, like the tenant transaction's statements.
             let statement = conn.prepare_cached("select 1").await?;
             let started = Instant::now();
-            conn.batch_execute("begin").await?;
-            conn.query_one(&statement, &[]).await?;
+            // Pipelined like the tenant transaction's prologue: BEGIN and the query
+            // share one round trip.
+            futures::try_join!(conn.batch_execute("begin"), conn.query_one(&statement, &[]))?;
             conn.batch_execute("commit").await?;
             plain.push(started.elapsed().as_secs_f64() * 1e6);
         }

@@ -194,7 +194,8 @@ impl Engine {
             let mut writer = PartWriter::create(&work.path().join(&file))?;
             // Sorted by content so two exports of the same data are byte-identical.
             let rows = tx
-                .client_for_engine()?
+                .client_for_engine()
+                .await?
                 .query_raw(
                     &format!("select to_jsonb(t)::text as j from {ident} t order by 1"),
                     std::iter::empty::<i32>(),

@@ -1,17 +1,22 @@
 //! The tenant transaction: the one and only way to reach tenant tables.
 //!
 //! It begins with `BEGIN; SET LOCAL ROLE <tenant role>; SET LOCAL search_path = <tenant
-//! schema>` in one simple-protocol message (one round trip, the same as a bare `BEGIN`).
-//! `SET LOCAL` ends with the transaction, so a pooled connection never carries a tenant's
-//! role or search_path past it — which also keeps the design safe behind PgBouncer in
-//! transaction mode. If the transaction is dropped without `commit` (an error, a panic,
-//! a cancelled future), `Drop` sends `ROLLBACK` before the connection can be reused.
+//! schema>` in one simple-protocol message, and that message is *pipelined* with the
+//! transaction's first statement: both leave in one write and come back in one round
+//! trip, so the tenant switch costs no round trip at all. `SET LOCAL` ends with the
+//! transaction, so a pooled connection never carries a tenant's role or search_path past
+//! it — which also keeps the design safe behind PgBouncer in transaction mode. If the
+//! transaction is dropped without `commit` (an error, a panic, a cancelled future),
+//! `Drop` sends `ROLLBACK` before the connection can be reused.
+
+use std::sync::Mutex;
 
 use deadpool_postgres::Object;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::catalog::{TenantId, TenantRef};
+use crate::engine::SwitchObserver;
 use crate::error::{Error, Result};
 use crate::Engine;
 
@@ -20,10 +25,14 @@ pub struct TenantTx {
     // `Some` until commit or rollback; `Drop` rolls back whatever is still here.
     conn: Option<Object>,
     tenant: TenantRef,
+    // The prologue not yet sent: it leaves with the first statement.
+    pending: Mutex<Option<String>>,
+    observer: Option<SwitchObserver>,
 }
 
 impl Engine {
-    /// Open a transaction in `tenant`'s schema as `tenant`'s role.
+    /// Open a transaction in `tenant`'s schema as `tenant`'s role. Nothing is sent yet:
+    /// the prologue travels with the first statement.
     pub async fn begin(&self, tenant: &TenantRef) -> Result<TenantTx> {
         self.begin_as(tenant, "begin").await
     }
@@ -44,16 +53,12 @@ impl Engine {
         );
         // The guard exists before the first byte is sent: from here on, any way out
         // (error, cancellation) rolls back in Drop.
-        let tx = TenantTx {
+        Ok(TenantTx {
             conn: Some(conn),
             tenant: tenant.clone(),
-        };
-        let started = std::time::Instant::now();
-        tx.client()?.batch_execute(&prologue).await?;
-        if let Some(observe) = self.inner.switch_observer.get() {
-            observe(started.elapsed());
-        }
-        Ok(tx)
+            pending: Mutex::new(Some(prologue)),
+            observer: self.inner.switch_observer.get().cloned(),
+        })
     }
 }
 
@@ -64,8 +69,49 @@ impl TenantTx {
             .ok_or_else(|| Error::Other(anyhow::anyhow!("the tenant transaction has ended")))
     }
 
-    /// The raw connection, for engine code that streams (exports).
-    pub(crate) fn client_for_engine(&self) -> Result<&Object> {
+    fn take_prologue(&self) -> Option<String> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// Run `work` on the connection, with the prologue in front of it when it has not
+    /// been sent: tokio-postgres writes requests polled together in one go, in order,
+    /// so `BEGIN; SET LOCAL …` and the statement share one round trip. Statements are
+    /// prepared once per connection: the cache answers within the same poll, so a known
+    /// statement leaves right behind the prologue (one round trip); a new one is parsed
+    /// after it — with the tenant's search_path — and runs in a second.
+    async fn run<'a, T, F>(&'a self, work: impl FnOnce(&'a Object) -> F) -> Result<T>
+    where
+        F: std::future::Future<Output = std::result::Result<T, tokio_postgres::Error>>,
+    {
+        let client = self.client()?;
+        match self.take_prologue() {
+            None => Ok(work(client).await?),
+            Some(prologue) => {
+                let observer = self.observer.clone();
+                let switch = async move {
+                    let started = std::time::Instant::now();
+                    let result = client.batch_execute(&prologue).await;
+                    if let (Ok(()), Some(observe)) = (&result, observer) {
+                        observe(started.elapsed());
+                    }
+                    result
+                };
+                let (switched, result) = futures::join!(switch, work(client));
+                // A failed prologue explains the statement's failure better.
+                switched?;
+                Ok(result?)
+            }
+        }
+    }
+
+    /// The connection with the prologue sent, for engine code that streams (exports).
+    pub(crate) async fn client_for_engine(&self) -> Result<&Object> {
+        if let Some(prologue) = self.take_prologue() {
+            self.client()?.batch_execute(&prologue).await?;
+        }
         self.client()
     }
 
@@ -82,16 +128,14 @@ impl TenantTx {
     /// connection and cached; PostgreSQL re-resolves table names when the search_path
     /// differs from the one a statement was last planned with.
     pub async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
-        let client = self.client()?;
-        let statement = client.prepare_cached(sql).await?;
-        Ok(client.query(&statement, params).await?)
+        self.run(|c| async move { c.query(&c.prepare_cached(sql).await?, params).await })
+            .await
     }
 
     /// Run a statement that returns exactly one row.
     pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
-        let client = self.client()?;
-        let statement = client.prepare_cached(sql).await?;
-        Ok(client.query_one(&statement, params).await?)
+        self.run(|c| async move { c.query_one(&c.prepare_cached(sql).await?, params).await })
+            .await
     }
 
     /// Run a statement that returns zero or one row.
@@ -100,21 +144,24 @@ impl TenantTx {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>> {
-        let client = self.client()?;
-        let statement = client.prepare_cached(sql).await?;
-        Ok(client.query_opt(&statement, params).await?)
+        self.run(|c| async move { c.query_opt(&c.prepare_cached(sql).await?, params).await })
+            .await
     }
 
     /// Run a statement and return the number of rows it touched.
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
-        let client = self.client()?;
-        let statement = client.prepare_cached(sql).await?;
-        Ok(client.execute(&statement, params).await?)
+        self.run(|c| async move { c.execute(&c.prepare_cached(sql).await?, params).await })
+            .await
     }
 
     /// Commit. On error the transaction is over anyway (PostgreSQL rolled it back, or
     /// the connection is gone and the pool will discard it).
     pub async fn commit(mut self) -> Result<()> {
+        if self.take_prologue().is_some() {
+            // Nothing was ever sent: the connection is clean as it is.
+            drop(self.conn.take());
+            return Ok(());
+        }
         let result = self.client()?.batch_execute("commit").await;
         // Only now is the connection clean; until here Drop would still roll back.
         drop(self.conn.take());
@@ -123,6 +170,10 @@ impl TenantTx {
 
     /// Roll back explicitly.
     pub async fn rollback(mut self) -> Result<()> {
+        if self.take_prologue().is_some() {
+            drop(self.conn.take());
+            return Ok(());
+        }
         let result = self.client()?.batch_execute("rollback").await;
         drop(self.conn.take());
         Ok(result?)
@@ -132,6 +183,10 @@ impl TenantTx {
 impl Drop for TenantTx {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else { return };
+        if self.take_prologue().is_some() {
+            // Nothing was ever sent: back to the pool as it is.
+            return;
+        }
         match tokio::runtime::Handle::try_current() {
             // The connection goes back to the pool only after ROLLBACK is through.
             Ok(handle) => {

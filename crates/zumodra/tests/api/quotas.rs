@@ -190,3 +190,49 @@ async fn the_plan_request_rate_is_per_tenant() {
             .ok(200);
     }
 }
+
+#[tokio::test]
+async fn usage_is_per_tenant_and_open_to_every_member() {
+    let app = spawn_app().await;
+    let acme = app.tenant_on("acme", "alice@acme.test", "starter").await;
+    app.tenant("globex", "gus@globex.test").await;
+    let h = host("acme");
+    let members = role_tokens(&app, &acme, "alice@acme.test").await;
+    open_job(&app, &h, &members[0].2, "Engineer").await;
+    candidate(&app, &h, &members[0].2, "a@example.com").await;
+    for (role, _, token) in &members {
+        let r = app.get(&h, "/api/v1/usage", Some(token)).await;
+        let body = r.ok(200).clone();
+        assert_eq!(body["plan"], "starter", "{role}");
+        let used = |name: &str| {
+            body["limits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["limit"] == name)
+                .unwrap()["used"]
+                .as_i64()
+        };
+        assert_eq!(
+            (
+                used("max_users"),
+                used("max_jobs"),
+                used("max_candidates_per_month")
+            ),
+            (Some(7), Some(1), Some(1))
+        );
+    }
+    let g = app.login("globex", "gus@globex.test").await;
+    let r = app.get(&host("globex"), "/api/v1/usage", Some(&g)).await;
+    let body = r.ok(200).clone();
+    let used: Vec<_> = body["limits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["used"].as_i64().unwrap())
+        .collect();
+    assert_eq!(used, [1, 0, 0, 0], "globex counts only its own");
+    app.get(&h, "/api/v1/usage", None)
+        .await
+        .expect(401, "unauthenticated");
+}

@@ -98,7 +98,16 @@ async fn add(
     let row = queries::add(&ctx.tx, user_id, role.as_str())
         .await?
         .ok_or_else(|| ApiError::Conflict("This user is already a member.".into()))?;
-    audit_log::record(&ctx, &rid, "create", ENTITY, user_id, None::<&()>, Some(&audited(&row))).await?;
+    audit_log::record(
+        &ctx,
+        &rid,
+        "create",
+        ENTITY,
+        user_id,
+        None::<&()>,
+        Some(&audited(&row)),
+    )
+    .await?;
     ctx.tx.commit().await?;
     let view = one_view(&state, row).await?;
     Ok((StatusCode::CREATED, axum::Json(view)))
@@ -144,7 +153,16 @@ async fn update(
     }
     let row = queries::update(&ctx.tx, user_id, role.as_str(), active).await?;
     let (before, after) = (audited(&current), audited(&row));
-    audit_log::record(&ctx, &rid, "update", ENTITY, user_id, Some(&before), Some(&after)).await?;
+    audit_log::record(
+        &ctx,
+        &rid,
+        "update",
+        ENTITY,
+        user_id,
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
     let tenant = ctx.tenant.tenant.id;
     ctx.tx.commit().await?;
     if !active {
@@ -173,7 +191,16 @@ async fn remove(
         }
     }
     queries::delete(&ctx.tx, user_id).await?;
-    audit_log::record(&ctx, &rid, "delete", ENTITY, user_id, Some(&audited(&current)), None::<&()>).await?;
+    audit_log::record(
+        &ctx,
+        &rid,
+        "delete",
+        ENTITY,
+        user_id,
+        Some(&audited(&current)),
+        None::<&()>,
+    )
+    .await?;
     let tenant = ctx.tenant.tenant.id;
     ctx.tx.commit().await?;
     session::revoke_user_in_tenant(&state, user_id, tenant).await?;

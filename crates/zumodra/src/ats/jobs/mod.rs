@@ -62,14 +62,27 @@ async fn list(ctx: Ctx, Query(params): Query<ListParams>) -> ApiResult<axum::Jso
 }
 
 /// `POST /api/v1/jobs` → 201 with the job.
-async fn create(ctx: Ctx, rid: RequestId, Json(input): Json<JobInput>) -> ApiResult<(StatusCode, axum::Json<Job>)> {
+async fn create(
+    ctx: Ctx,
+    rid: RequestId,
+    Json(input): Json<JobInput>,
+) -> ApiResult<(StatusCode, axum::Json<Job>)> {
     ctx.require(Permission::JobsAdd)?;
     ctx.require_feature(FEATURE)?;
     let draft = input.apply(JobDraft::default())?;
     // Serialized per tenant, so racing creates cannot overshoot `max_jobs` (issue #4).
     quota::reserve(&ctx.tx, &ctx.tenant.plan.code, Limit::Jobs).await?;
     let job = queries::insert(&ctx.tx, &draft, ctx.member.user_id).await?;
-    audit_log::record(&ctx, &rid, "create", ENTITY, job.id, None::<&()>, Some(&job)).await?;
+    audit_log::record(
+        &ctx,
+        &rid,
+        "create",
+        ENTITY,
+        job.id,
+        None::<&()>,
+        Some(&job),
+    )
+    .await?;
     ctx.tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(job)))
 }
@@ -119,19 +132,42 @@ async fn remove(ctx: Ctx, rid: RequestId, PathId(id): PathId) -> ApiResult<Statu
         .await?
         .ok_or(ApiError::NotFound)?;
     queries::delete(&ctx.tx, id).await?;
-    audit_log::record(&ctx, &rid, "delete", ENTITY, id, Some(&current), None::<&()>).await?;
+    audit_log::record(
+        &ctx,
+        &rid,
+        "delete",
+        ENTITY,
+        id,
+        Some(&current),
+        None::<&()>,
+    )
+    .await?;
     ctx.tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/v1/jobs/{id}/publish`: → `open` (from draft, on hold or closed).
 async fn publish(ctx: Ctx, rid: RequestId, PathId(id): PathId) -> ApiResult<axum::Json<Job>> {
-    transition(ctx, rid, id, "open", &["draft", "on_hold", "closed", "open"]).await
+    transition(
+        ctx,
+        rid,
+        id,
+        "open",
+        &["draft", "on_hold", "closed", "open"],
+    )
+    .await
 }
 
 /// `POST /api/v1/jobs/{id}/close`: → `closed` (from draft, open or on hold).
 async fn close(ctx: Ctx, rid: RequestId, PathId(id): PathId) -> ApiResult<axum::Json<Job>> {
-    transition(ctx, rid, id, "closed", &["draft", "open", "on_hold", "closed"]).await
+    transition(
+        ctx,
+        rid,
+        id,
+        "closed",
+        &["draft", "open", "on_hold", "closed"],
+    )
+    .await
 }
 
 /// Jobs in these states count against `max_jobs`.
@@ -141,7 +177,13 @@ fn counts(status: &str) -> bool {
 
 const ENTITY: &str = "job";
 
-async fn transition(ctx: Ctx, rid: RequestId, id: i64, to: &str, from: &[&str]) -> ApiResult<axum::Json<Job>> {
+async fn transition(
+    ctx: Ctx,
+    rid: RequestId,
+    id: i64,
+    to: &str,
+    from: &[&str],
+) -> ApiResult<axum::Json<Job>> {
     ctx.require(Permission::JobsChange)?;
     ctx.require_feature(FEATURE)?;
     let current = queries::get(&ctx.tx, id, true)

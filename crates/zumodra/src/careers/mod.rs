@@ -19,11 +19,11 @@ use zumodra_tenancy::TenantTx;
 use self::apply::{Application, Origin, PublicJob};
 use crate::audit_log::RequestId;
 use crate::auth::limiter::CAREERS_APPLIES_PER_ADDRESS;
+use crate::cache::TenantKey;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ClientAddr, Json, PathId, Query};
 use crate::http::pagination::{Page, Paged};
 use crate::rbac::context::TenantHost;
-use crate::cache::TenantKey;
 use crate::state::AppState;
 use crate::tenants::TenantEntry;
 
@@ -78,7 +78,11 @@ async fn list(
         return Err(ApiError::FeatureNotInPlan(FEATURE));
     }
     // The busiest public read: cached per tenant, dropped on any change of the tenant.
-    let key = TenantKey::new(tenant.tenant.id, "public_jobs", format!("{:?}:{:?}", p.limit, p.cursor));
+    let key = TenantKey::new(
+        tenant.tenant.id,
+        "public_jobs",
+        format!("{:?}:{:?}", p.limit, p.cursor),
+    );
     let listed = state
         .cache
         .get_or_load(&key, PUBLIC_JOBS_TTL, || async {

@@ -193,7 +193,10 @@ pub fn all() -> Value {
     put("Candidate", obj(CANDIDATE));
     put("CandidateInput", input(CANDIDATE));
     put("CandidateBatch", obj(&[("candidates", "[CandidateInput]")]));
-    put("Imported", obj(&[("created", "[integer]"), ("skipped", "[string]")]));
+    put(
+        "Imported",
+        obj(&[("created", "[integer]"), ("skipped", "[string]")]),
+    );
     put("Application", obj(APPLICATION));
     put("ApplicationDetail", {
         let mut d = obj(APPLICATION);

@@ -59,6 +59,42 @@ async fn fill(engine: &Engine, from: usize, total: usize) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// The job list the HTTP handler runs (`GET /api/v1/jobs?limit=50`).
+const JOB_LIST: &str = "select id, title, description, department, location, employment_type, \
+     remote_policy, salary_min, salary_max, salary_currency, positions, deadline, status, \
+     created_by, version, published_at, created_at, updated_at from ats_job order by id desc limit 50";
+
+/// Transactions per second of `clients` concurrent tasks, each running the job list in a
+/// random tenant's transaction, for `seconds`.
+async fn random_tenant_tps(
+    engine: &Engine,
+    tenants: &[TenantRef],
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<f64> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (engine, tenants, done) = (engine.clone(), tenants.to_vec(), done.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let tenant = &tenants[rand::random::<usize>() % tenants.len()];
+                    let tx = engine.begin(tenant).await?;
+                    tx.query(JOB_LIST, &[]).await?;
+                    tx.commit().await?;
+                    done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                Ok::<_, zumodra_tenancy::Error>(())
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await??;
+    }
+    Ok(done.load(std::sync::atomic::Ordering::Relaxed) as f64 / seconds as f64)
+}
+
 /// Median microseconds of `rounds` × (BEGIN; SELECT 1; COMMIT), plain and in a tenant
 /// transaction, interleaved so machine noise hits both alike.
 async fn switch_cost(
@@ -140,6 +176,29 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     let tenants: Vec<TenantRef> = engine.tenants().await?.iter().map(|t| t.as_ref()).collect();
     let (plain_us, one_us, random_us) = switch_cost(&engine, &tenants, 3000).await?;
 
+    // Tenant-affine connections against one undivided pool: 20 jobs per tenant, 32
+    // clients on 16 connections, random tenant per transaction, alternating runs.
+    for t in &tenants {
+        let tx = engine.begin(t).await?;
+        tx.execute("insert into ats_job (title, status) select 'Job ' || g, 'open' from generate_series(1, 20) g", &[]).await?;
+        tx.commit().await?;
+    }
+    let engine_with = |affinity: bool| {
+        let mut config = db.config();
+        config.pool_size = 16;
+        config.tenant_affinity = affinity;
+        Engine::connect(config)
+    };
+    let (affine, undivided) = (engine_with(true).await?, engine_with(false).await?);
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for _ in 0..2 {
+        with.push(random_tenant_tps(&affine, &tenants, 32, 8).await?);
+        without.push(random_tenant_tps(&undivided, &tenants, 32, 8).await?);
+    }
+    let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let (affine_tps, undivided_tps) = (best(&with), best(&without));
+    drop((affine, undivided));
+
     // One-column migration over every tenant, with a second engine that knows it.
     let mut config: EngineConfig = db.config();
     config.tenant_migrations = Migrations::tenant().with(
@@ -174,6 +233,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         "noop_migrate_ms": {"median": percentile(&noop, 0.5)},
         "one_column_migrate_s": {"tenants": count, "seconds": one_column.as_secs_f64(), "concurrency": 4},
         "switch_us": {"plain_begin": plain_us, "tenant_same": one_us, "tenant_random": random_us},
+        "affinity_tps": {"affine": affine_tps, "undivided": undivided_tps, "runs_affine": with, "runs_undivided": without},
     });
     println!("| figure | value |\n|---|---|");
     println!(

@@ -34,6 +34,9 @@ pub struct EngineConfig {
     pub new_role_prefix: Option<RolePrefix>,
     /// The tenant migrations (the embedded ones unless a test adds its own).
     pub tenant_migrations: Migrations,
+    /// Serve each tenant from a stable pair of pooled connections when one is free
+    /// (`pool.rs`); `false` gives one undivided pool (for comparison).
+    pub tenant_affinity: bool,
 }
 
 impl EngineConfig {
@@ -46,6 +49,7 @@ impl EngineConfig {
             pool_timeout: Duration::from_secs(5),
             new_role_prefix: None,
             tenant_migrations: Migrations::tenant(),
+            tenant_affinity: true,
         }
     }
 }
@@ -58,7 +62,7 @@ pub struct Engine {
 
 pub(crate) struct Inner {
     pub(crate) admin: Pool,
-    pub(crate) runtime: Pool,
+    pub(crate) runtime: crate::pool::RuntimePool,
     pub(crate) admin_config: tokio_postgres::Config,
     /// How the runtime role connects (its pool, and dedicated LISTEN connections).
     pub(crate) runtime_config: tokio_postgres::Config,
@@ -118,10 +122,11 @@ impl Engine {
             .user(prefix.runtime_role().as_str())
             .password(password)
             .application_name("zumodra");
-        let runtime = make_pool(
+        let runtime = crate::pool::RuntimePool::new(
             runtime_config.clone(),
             config.pool_size,
             config.pool_timeout,
+            config.tenant_affinity,
         )?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -160,7 +165,7 @@ impl Engine {
     /// A connection of the runtime role, for the shared catalog only (it can read no
     /// tenant schema). Tenant tables are reached through [`Engine::begin`].
     pub async fn shared(&self) -> Result<Object> {
-        Ok(self.inner.runtime.get().await?)
+        self.inner.runtime.any().await
     }
 
     /// A connection of the owner role. Engine-internal work only.
@@ -176,13 +181,12 @@ impl Engine {
 
     /// The runtime pool's state: (connections open, connections idle, max size).
     pub fn pool_status(&self) -> (usize, usize, usize) {
-        let s = self.inner.runtime.status();
-        (s.size, s.available, s.max_size)
+        self.inner.runtime.status()
     }
 
     /// `true` when PostgreSQL answers through the runtime pool.
     pub async fn ping(&self) -> bool {
-        match self.inner.runtime.get().await {
+        match self.inner.runtime.any().await {
             Ok(conn) => conn.simple_query("").await.is_ok(),
             Err(_) => false,
         }

@@ -27,6 +27,7 @@ pub mod migrate;
 pub mod migrations;
 pub mod names;
 pub mod password;
+mod pool;
 mod provision;
 pub mod report;
 mod tenant_update;

@@ -45,7 +45,7 @@ impl Engine {
     }
 
     async fn begin_as(&self, tenant: &TenantRef, begin: &str) -> Result<TenantTx> {
-        let conn = self.inner.runtime.get().await?;
+        let conn = self.inner.runtime.for_tenant(tenant.id).await?;
         let prologue = format!(
             "{begin}; set local role {}; set local search_path = {}",
             self.inner.prefix.tenant_role(&tenant.slug),

@@ -1,0 +1,93 @@
+//! The runtime pool, split into small shards so that each tenant is served by a stable
+//! subset of connections — its home shard — whenever one of those is free.
+//!
+//! PostgreSQL keeps catalog and plan caches per backend: a backend that serves the same
+//! few tenants keeps them warm and its memory bounded, where a backend serving every
+//! tenant in turn keeps relearning (on this machine random-tenant transactions over
+//! 2,100 tenants ran at 5k tps in pgbench against 11k for one tenant). A busy home shard
+//! never makes a request wait while another shard has a free connection: the others are
+//! tried at once, without waiting, and only when every shard is busy does the request
+//! wait on its home shard.
+
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::Duration;
+
+use deadpool_postgres::{Object, Pool, PoolError, TimeoutType, Timeouts};
+
+use crate::catalog::TenantId;
+use crate::engine::make_pool;
+use crate::error::Result;
+
+/// Connections per shard: a tenant's home is this many backends.
+const SHARD_SIZE: usize = 2;
+
+pub(crate) struct RuntimePool {
+    shards: Vec<Pool>,
+    next: AtomicUsize,
+    timeout: Duration,
+}
+
+impl RuntimePool {
+    pub(crate) fn new(
+        config: tokio_postgres::Config,
+        size: usize,
+        timeout: Duration,
+        affinity: bool,
+    ) -> Result<Self> {
+        let size = size.max(1);
+        let shard_size = if affinity { SHARD_SIZE } else { size };
+        let count = size.div_ceil(shard_size);
+        let shards = (0..count)
+            .map(|i| {
+                // Spread `size` connections over the shards (the last may be smaller).
+                let this = (size - i * shard_size).min(shard_size);
+                make_pool(config.clone(), this, timeout)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            shards,
+            next: AtomicUsize::new(0),
+            timeout,
+        })
+    }
+
+    /// A connection for work in `tenant`: from its home shard when one is free.
+    pub(crate) async fn for_tenant(&self, tenant: TenantId) -> Result<Object> {
+        let home = (tenant.0.unsigned_abs() % self.shards.len() as u64) as usize;
+        self.get_from(home).await
+    }
+
+    /// A connection for shared-table work: any shard, in turn.
+    pub(crate) async fn any(&self) -> Result<Object> {
+        let start = self.next.fetch_add(1, Relaxed) % self.shards.len();
+        self.get_from(start).await
+    }
+
+    async fn get_from(&self, home: usize) -> Result<Object> {
+        let now = Timeouts {
+            wait: Some(Duration::ZERO),
+            create: Some(self.timeout),
+            recycle: Some(self.timeout),
+        };
+        let count = self.shards.len();
+        for i in 0..count {
+            match self.shards[(home + i) % count].timeout_get(&now).await {
+                Ok(conn) => return Ok(conn),
+                Err(PoolError::Timeout(TimeoutType::Wait)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // Every shard is busy: queue on the home shard, for at most the pool timeout.
+        Ok(self.shards[home].get().await?)
+    }
+
+    /// (connections open, idle, maximum) over all shards.
+    pub(crate) fn status(&self) -> (usize, usize, usize) {
+        self.shards
+            .iter()
+            .map(|p| p.status())
+            .fold((0, 0, 0), |(s, a, m), st| {
+                (s + st.size, a + st.available, m + st.max_size)
+            })
+    }
+}

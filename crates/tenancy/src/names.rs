@@ -113,6 +113,11 @@ impl SchemaName {
     /// Accepts a schema name read back from the catalog, checking its shape again.
     pub fn parse(input: &str) -> Option<Self> {
         let rest = input.strip_prefix("tenant_")?;
+        // `-` never appears in a schema name (the slug's `-` is written `_`): without
+        // this, `tenant_a-b` and `tenant_a_b` both parsed (checked by zumodra's tests/fuzz.rs).
+        if rest.contains('-') {
+            return None;
+        }
         Slug::parse(&rest.replace('_', "-")).ok()?;
         Some(Self(input.to_owned()))
     }

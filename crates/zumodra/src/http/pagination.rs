@@ -75,7 +75,9 @@ fn encode(id: i64) -> String {
 fn decode(text: &str) -> Option<i64> {
     let bytes = hex::decode(text.strip_prefix("c1")?).ok()?;
     let array: [u8; 8] = bytes.try_into().ok()?;
-    Some(i64::from_be_bytes(array)).filter(|id| *id > 0)
+    // Only the exact text `encode` makes (hex accepts upper case too): one spelling per
+    // position, so a decoded cursor re-encodes identically (checked by tests/fuzz.rs).
+    Some(i64::from_be_bytes(array)).filter(|id| *id > 0 && encode(*id) == text)
 }
 
 #[cfg(test)]

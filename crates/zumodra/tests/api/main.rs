@@ -11,6 +11,7 @@ mod careers;
 mod errors;
 mod events;
 mod exports;
+mod fuzz_bodies;
 mod helpers;
 mod hosts;
 mod hr;

@@ -543,6 +543,40 @@ pub const ROUTES: &[Op] = &[
         ),
         "SettingsInput",
     ),
+    // Data export.
+    res(
+        op(
+            "post",
+            "/api/v1/exports",
+            "exports",
+            "Queue an export of this tenant (data.export)",
+        ),
+        202,
+        "Object",
+    ),
+    res(
+        op(
+            "get",
+            "/api/v1/exports/{id}",
+            "exports",
+            "An export's status and, once done, a signed download link",
+        ),
+        200,
+        "Object",
+    ),
+    public(q(
+        res(
+            op(
+                "get",
+                "/api/v1/exports/{id}/download",
+                "exports",
+                "The archive (gzip'd tar), through the signed link",
+            ),
+            200,
+            "Text",
+        ),
+        &["expires", "sig"],
+    )),
     // Audit and usage.
     q(
         res(

@@ -69,11 +69,31 @@ pub async fn ensure(engine: &Engine) -> anyhow::Result<()> {
         };
         let tx = engine.begin(&tenant.as_ref()).await?;
         for (title, description) in demo.jobs {
-            tx.execute(
-                "insert into ats_job (title, description, status, published_at) values ($1, $2, 'open', now())",
-                &[title, description],
+            let id: i64 = tx
+                .query_one(
+                    "insert into ats_job (title, description, status, published_at) \
+                     values ($1, $2, 'open', now()) returning id",
+                    &[title, description],
+                )
+                .await?
+                .get(0);
+            // Seeded data is audited like any other mutation (SPEC §2.10).
+            let after = serde_json::json!({ "id": id, "title": title, "status": "open" });
+            crate::audit_log::write(
+                &tx,
+                crate::audit_log::Change {
+                    actor: None,
+                    action: "create",
+                    entity: "job",
+                    entity_id: id,
+                    before: None,
+                    after: Some(after),
+                    request_id: None,
+                    address: None,
+                },
             )
-            .await?;
+            .await
+            .map_err(|e| anyhow::anyhow!("auditing the demo data: {e:?}"))?;
         }
         tx.commit().await?;
     }

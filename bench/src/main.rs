@@ -5,8 +5,11 @@
 //! It runs against `ZUMODRA_TEST_DATABASE_URL` (or a private throw-away cluster) in a
 //! fresh database that it drops at the end, prints a Markdown table and writes
 //! `bench/results-engine.json`.
+//!
+//! `zumodra-bench seed` provisions the tenants of the HTTP benchmark (`bench/run.sh`).
 
 mod engine;
+mod seed;
 
 use anyhow::bail;
 
@@ -15,6 +18,9 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("engine") => engine::run(&args[1..]).await,
-        _ => bail!("usage: zumodra-bench engine [--tenants N]"),
+        Some("seed") => seed::run(&args[1..]).await,
+        _ => bail!(
+            "usage: zumodra-bench engine [--tenants N]\n       zumodra-bench seed --url URL --tenants N [--jobs 20] [--candidates 64] [--out FILE]"
+        ),
     }
 }

@@ -3,6 +3,7 @@
 
 mod archive;
 mod embedded;
+mod fuzz;
 mod isolation;
 mod jobs;
 mod lifecycle;

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use zumodra_tenancy::TenantId;
 
+use crate::cache::{CacheScope, Invalidation, TenantKey, INVALIDATION_CHANNEL};
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
@@ -30,7 +31,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// A live session and its user.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Session {
     pub token_hash: Vec<u8>,
     pub user_id: i64,
@@ -43,6 +44,7 @@ pub struct Session {
     pub impersonator_id: Option<i64>,
     /// Why the admin impersonates (impersonation sessions only).
     pub reason: Option<String>,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// The live (not expired, not revoked) session of a token, its user not disabled. An
@@ -53,7 +55,7 @@ pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Session>, Ap
     let row = conn
         .query_opt(
             "select s.user_id, s.tenant_id, u.email, u.display_name, u.is_platform_admin, \
-             s.impersonator_id, s.reason \
+             s.impersonator_id, s.reason, s.expires_at \
              from public.sessions s join public.users u on u.id = s.user_id \
              where s.token_hash = $1 and s.revoked_at is null and s.expires_at > now() \
              and not u.disabled and (s.impersonator_id is null or exists (select 1 \
@@ -72,7 +74,63 @@ pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Session>, Ap
         is_platform_admin: row.get(4),
         impersonator_id: row.get(5),
         reason: row.get(6),
+        expires_at: row.get(7),
     }))
+}
+
+/// How long a session found on a tenant host may be served from the tenant's cache.
+/// Revocations (logout, a member removed) drop it at once on every instance; a user
+/// disabled on the platform is refused within this time at most.
+const SESSION_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Why a lookup is not cached: no live session (random tokens must not fill the
+/// cache), an impersonation session (it must end the moment its admin is demoted), or
+/// an error.
+enum Uncached {
+    NoSession,
+    Impersonation(Session),
+    Failed(ApiError),
+}
+
+/// [`lookup`] for a request on `host`'s tenant host, through the tenant's cache.
+pub async fn lookup_on_tenant(
+    state: &AppState,
+    host: TenantId,
+    token: &str,
+) -> Result<Option<Session>, ApiError> {
+    let key = TenantKey::new(host, "session", hex::encode(hash_token(token)));
+    let found = state
+        .cache
+        .get_or_load(&key, SESSION_CACHE_TTL, || async {
+            match lookup(state, token).await {
+                Ok(Some(s)) if s.impersonator_id.is_some() => Err(Uncached::Impersonation(s)),
+                Ok(Some(session)) => Ok(session),
+                Ok(None) => Err(Uncached::NoSession),
+                Err(e) => Err(Uncached::Failed(e)),
+            }
+        })
+        .await;
+    match found {
+        // A cached session still ends at its own expiry.
+        Ok(session) if session.expires_at > Utc::now() => Ok(Some(session)),
+        Ok(_) | Err(Uncached::NoSession) => Ok(None),
+        Err(Uncached::Impersonation(session)) => Ok(Some(session)),
+        Err(Uncached::Failed(e)) => Err(e),
+    }
+}
+
+/// Drop `tenant`'s cached entries here and on every other instance (sessions revoked).
+async fn invalidate(state: &AppState, tenant: TenantId) -> Result<(), ApiError> {
+    state.cache.invalidate_tenant(tenant).await;
+    let payload = Invalidation(CacheScope::Tenant(tenant)).payload();
+    let conn = state.engine.shared().await?;
+    conn.execute(
+        "select pg_notify($1, $2)",
+        &[&INVALIDATION_CHANNEL, &payload.as_str()],
+    )
+    .await
+    .map_err(zumodra_tenancy::Error::from)?;
+    Ok(())
 }
 
 /// Store a new session; returns the token and its expiry.
@@ -99,12 +157,17 @@ pub async fn create(
 /// Revoke one session.
 pub async fn revoke(state: &AppState, token_hash: &[u8]) -> Result<(), ApiError> {
     let conn = state.engine.shared().await?;
-    conn.execute(
-        "update public.sessions set revoked_at = now() where token_hash = $1 and revoked_at is null",
-        &[&token_hash],
-    )
-    .await
-    .map_err(zumodra_tenancy::Error::from)?;
+    let row = conn
+        .query_opt(
+            "update public.sessions set revoked_at = now() where token_hash = $1 and revoked_at is null \
+             returning tenant_id",
+            &[&token_hash],
+        )
+        .await
+        .map_err(zumodra_tenancy::Error::from)?;
+    if let Some(tenant) = row.and_then(|r| r.get::<_, Option<i64>>(0)) {
+        invalidate(state, TenantId(tenant)).await?;
+    }
     Ok(())
 }
 
@@ -122,5 +185,5 @@ pub async fn revoke_user_in_tenant(
     )
     .await
     .map_err(zumodra_tenancy::Error::from)?;
-    Ok(())
+    invalidate(state, tenant).await
 }

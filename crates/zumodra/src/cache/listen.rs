@@ -20,6 +20,8 @@ pub fn spawn(engine: Engine, cache: Arc<TenantCache>) -> JoinHandle<()> {
             match engine.listen(INVALIDATION_CHANNEL).await {
                 Ok(mut listener) => {
                     backoff = MIN_BACKOFF;
+                    // Anything sent while we were not listening is lost.
+                    cache.forget_local();
                     while let Some(payload) = listener.recv().await {
                         if let Some(invalidation) = Invalidation::parse(&payload) {
                             cache.apply_invalidation(invalidation).await;

@@ -67,6 +67,18 @@ impl MemoryBackend {
         );
     }
 
+    /// Forget every entry (notifications may have been missed). Known generations move
+    /// on too, so a load that started before cannot store under a current generation.
+    pub(super) fn forget_all(&self) {
+        {
+            let mut map = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+            for generation in map.values_mut() {
+                *generation += 1;
+            }
+        }
+        self.entries.invalidate_all();
+    }
+
     pub(super) fn bump(&self, scope: CacheScope) {
         let mut map = self.generations.lock().unwrap_or_else(|e| e.into_inner());
         *map.entry(scope).or_insert(0) += 1;

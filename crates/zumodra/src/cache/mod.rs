@@ -401,6 +401,15 @@ impl TenantCache {
         }
     }
 
+    /// After the invalidation listener (re)connects: notifications sent while it was away
+    /// are lost, so the in-process backend forgets everything. (Redis entries keep their
+    /// time-to-live as the bound.)
+    pub fn forget_local(&self) {
+        if let Backend::Memory(b) = &*self.backend {
+            b.forget_all();
+        }
+    }
+
     /// An invalidation delivered by `LISTEN` (from any instance, this one included):
     /// move the generation of its scope, whatever the backend.
     pub async fn apply_invalidation(&self, invalidation: Invalidation) {

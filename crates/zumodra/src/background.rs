@@ -69,10 +69,12 @@ pub async fn run_worker(settings: Settings, args: WorkerArgs) -> anyhow::Result<
         Arc::new(JobStats::default()),
         args.concurrency,
     );
+    let mailer = crate::mailer::spawn(db.engine.clone(), &settings);
     tracing::info!(concurrency = args.concurrency, "worker started");
     shutdown_signal().await;
     tracing::info!("worker stopping: waiting for the jobs in progress");
     handle.stop().await;
+    mailer.stop().await;
     db.close();
     Ok(())
 }

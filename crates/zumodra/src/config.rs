@@ -44,6 +44,12 @@ pub struct Settings {
     /// `ZUMODRA_DELETION_GRACE_SECS` (default 7 days): how long a tenant deleted through
     /// the platform API stays restorable (`resume`) before it is dropped.
     pub deletion_grace: Duration,
+    /// `ZUMODRA_SMTP_URL`: where notification e-mails go (`smtp://host:port`,
+    /// `smtps://user:pass@host:465`, `smtp://host:587?tls=required`). None → they stay
+    /// in the outbox.
+    pub smtp_url: Option<String>,
+    /// `ZUMODRA_MAIL_FROM` (default `Zumodra <no-reply@localhost>`): the sender.
+    pub mail_from: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +132,8 @@ impl Default for Settings {
             log_format: LogFormat::Json,
             redis_url: None,
             deletion_grace: Duration::from_secs(7 * 24 * 3600),
+            smtp_url: None,
+            mail_from: "Zumodra <no-reply@localhost>".into(),
         }
     }
 }
@@ -148,6 +156,8 @@ const KEYS: &[&str] = &[
     "log_format",
     "redis_url",
     "deletion_grace_secs",
+    "smtp_url",
+    "mail_from",
 ];
 
 impl Settings {
@@ -223,6 +233,20 @@ impl Settings {
                         }
                         s.redis_url = Some(raw.clone());
                     }
+                }
+                "smtp_url" => {
+                    if !raw.is_empty() {
+                        crate::mailer::check_smtp_url(raw).map_err(|e| {
+                            anyhow!("invalid setting {origin}: expected a URL such as smtp://127.0.0.1:2525 or smtps://user:pass@host:465 ({e})")
+                        })?;
+                        s.smtp_url = Some(raw.clone());
+                    }
+                }
+                "mail_from" => {
+                    crate::mailer::check_mail_from(raw).map_err(|e| {
+                        anyhow!("invalid setting {origin}: expected an address such as Zumodra <no-reply@example.com> ({e})")
+                    })?;
+                    s.mail_from = raw.clone();
                 }
                 "base_domain" => {
                     s.base_domain = zumodra_tenancy::catalog::normalize_domain(raw)
@@ -361,6 +385,29 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("ZUMODRA_DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn mail_settings() {
+        let s = Settings::load_from(None, &env(&[])).unwrap();
+        assert!(s.smtp_url.is_none());
+        assert_eq!(s.mail_from, "Zumodra <no-reply@localhost>");
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                ("ZUMODRA_SMTP_URL", "smtps://user:pass@mail.example.com:465"),
+                ("ZUMODRA_MAIL_FROM", "Acme <hr@example.com>"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.smtp_url.as_deref(),
+            Some("smtps://user:pass@mail.example.com:465")
+        );
+        let err = Settings::load_from(None, &env(&[("ZUMODRA_SMTP_URL", "http://x")])).unwrap_err();
+        assert!(err.to_string().contains("ZUMODRA_SMTP_URL"), "{err}");
+        let err = Settings::load_from(None, &env(&[("ZUMODRA_MAIL_FROM", "nobody")])).unwrap_err();
+        assert!(err.to_string().contains("ZUMODRA_MAIL_FROM"), "{err}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod events;
 pub mod exports;
 pub mod hr;
 pub mod http;
+pub mod mailer;
 pub mod members;
 pub mod metrics;
 pub mod openapi;

@@ -83,6 +83,7 @@ impl Application {
         let cache_listener = crate::cache::listen::spawn(state.engine.clone(), state.cache.clone());
         state.cache.connect(std::time::Duration::from_secs(1)).await;
         let workers = crate::background::spawn(state.engine.clone(), state.metrics.jobs.clone(), 2);
+        let mailer = crate::mailer::spawn(state.engine.clone(), &state.settings);
         // Open WebSockets would keep graceful shutdown waiting: close them first.
         let hub = state.events.clone();
         let stop = async move {
@@ -99,6 +100,7 @@ impl Application {
         events.abort();
         cache_listener.abort();
         workers.stop().await;
+        mailer.stop().await;
         if let Some(db) = db {
             close(db).await;
         }

@@ -195,7 +195,7 @@ def markdown(runs, info, when):
          "workers) with the same wrk command and its `bench/random_host.lua`, when it is "
          "installed (`/tmp/peer-venv`, or `BENCH_PEER=1` to set it up). "
          "Machine-readable: `bench/results.json`.", "",
-         f"Last run: {when}; {info['cores']} cores ({info['cpu']}), PostgreSQL "
+         f"Last run: {when}, source {info['source']}; {info['cores']} cores ({info['cpu']}), PostgreSQL "
          f"{info['postgres']}, {info['wrk']}. The machine is shared with other engineers' "
          "builds: *load* is the 1-minute load average before→after each measurement, "
          "*foreign* the cores that processes other than ours (wrk, server, PostgreSQL) "
@@ -252,7 +252,12 @@ def markdown(runs, info, when):
           "the PostgreSQL client backends connected to `zumodra_bench` (`smaps_rollup`). "
           "wrk counts non-2xx for the read runs only when ≥ 400 (3xx are not expected "
           "there; one sample request of each kind is checked for 200 first); the write mix "
-          "counts every answer outside 2xx itself.", "", END]
+          "counts every answer outside 2xx itself. *Foreign* counts the whole PostgreSQL "
+          "cluster on :5432 as ours, so other engineers' tests against it do not show there "
+          "(the load average does); the load was high in this run (≈ 9–12 on 2 cores, "
+          "builds of other engineers), so the p99s of our runs are dominated by scheduling "
+          "stalls and the ratios, not the absolute figures, are what to compare. The peer runs "
+          "after ours, with its own PostgreSQL (127.0.0.1:55432, shared_buffers 256MB).", "", END]
     return "\n".join(L)
 
 
@@ -261,6 +266,9 @@ def main():
     runs = collect(work)
     info = machine()
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    head = cmd("git", "-C", ROOT, "rev-parse", "--short", "HEAD")
+    dirty = cmd("git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no", "crates")
+    info["source"] = head + (" + uncommitted changes in crates/" if dirty else "")
     results = {"generated": when, "machine": info,
                "command": "bench/run.sh", "wrk": "-t2 -c32 -d10s --latency",
                "pgbench": "-n -c32 -j2 -T10", "runs": runs}

@@ -80,8 +80,12 @@ trap 'exit 130' INT TERM
 command -v wrk >/dev/null || { log "installing wrk"; apt-get install -y wrk >/dev/null; }
 command -v pgbench >/dev/null || { echo "pgbench is missing (postgresql-client)" >&2; exit 1; }
 
-log "building the release binaries"
-cargo build --release -q -p zumodra -p zumodra-bench
+# BENCH_NO_BUILD=1: use the binaries already in $CARGO_TARGET_DIR/release (e.g. while the
+# working tree does not compile).
+if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+  log "building the release binaries"
+  cargo build --release -q -p zumodra -p zumodra-bench
+fi
 BIN=$CARGO_TARGET_DIR/release
 
 rm -rf "$WORK"; mkdir -p "$WORK"

@@ -145,7 +145,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     };
     let sample = 20;
     let db = TestDb::with(|c| {
-        c.pool_size = 4;
+        c.pool_size = 8;
         c.admin_pool_size = 4;
     })
     .await;
@@ -174,7 +174,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
 
     // The usage report over every tenant, each read through its own role.
     let started = Instant::now();
-    let report = engine.usage_report(4).await?;
+    let report = engine.usage_report(8).await?;
     let report_s = started.elapsed().as_secs_f64();
     anyhow::ensure!(report.len() == existing, "the report covers every tenant");
 
@@ -238,7 +238,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         "provision_ms_at_total": {"median": percentile(&at_total, 0.5), "p90": percentile(&at_total, 0.9)},
         "noop_migrate_ms": {"median": percentile(&noop, 0.5)},
         "one_column_migrate_s": {"tenants": count, "seconds": one_column.as_secs_f64(), "concurrency": 4},
-        "usage_report_s": {"tenants": existing, "seconds": report_s, "concurrency": 4},
+        "usage_report_s": {"tenants": existing, "seconds": report_s, "concurrency": 8},
         "switch_us": {"plain_begin": plain_us, "tenant_same": one_us, "tenant_random": random_us},
         "affinity_tps": {"affine": affine_tps, "undivided": undivided_tps, "runs_affine": with, "runs_undivided": without},
     });
@@ -261,7 +261,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         "| one-column migration over {count} tenants, concurrency 4 | {:.2} s |",
         one_column.as_secs_f64()
     );
-    println!("| usage report over {existing} tenants, each through its own role, 4 at a time | {report_s:.2} s |");
+    println!("| usage report over {existing} tenants, each through its own role, 8 at a time | {report_s:.2} s |");
     println!("| BEGIN; SELECT 1; COMMIT — plain | {plain_us:.0} µs |");
     println!("| the same in a tenant transaction, one tenant / random of {} | {one_us:.0} / {random_us:.0} µs |", tenants.len());
     println!(

@@ -6,9 +6,12 @@
 //! fresh database that it drops at the end, prints a Markdown table and writes
 //! `bench/results-engine.json`.
 //!
+//! `zumodra-bench export` measures memory while exporting a tenant of a million rows.
+//!
 //! `zumodra-bench seed` provisions the tenants of the HTTP benchmark (`bench/run.sh`).
 
 mod engine;
+mod export;
 mod seed;
 
 use anyhow::bail;
@@ -19,8 +22,9 @@ async fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("engine") => engine::run(&args[1..]).await,
         Some("seed") => seed::run(&args[1..]).await,
+        Some("export") => export::run(&args[1..]).await,
         _ => bail!(
-            "usage: zumodra-bench engine [--tenants N]\n       zumodra-bench seed --url URL --tenants N [--jobs 20] [--candidates 64] [--out FILE]"
+            "usage: zumodra-bench engine [--tenants N]\n       zumodra-bench export [--rows N]\n       zumodra-bench seed --url URL --tenants N [--jobs 20] [--candidates 64] [--out FILE]"
         ),
     }
 }

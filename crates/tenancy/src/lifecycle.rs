@@ -165,6 +165,32 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Clear the tombstone of a deleted tenant so its slug can be used again. The row
+    /// stays (the platform audit refers to it) under the name `purged-<id>`.
+    pub async fn purge_tenant(&self, slug: &str) -> Result<()> {
+        let conn = self.admin().await?;
+        let row = conn
+            .query_opt(
+                "update public.tenants set slug = 'purged-' || id, \
+                 schema_name = 'purged_' || id, role_name = 'purged_' || id, updated_at = now() \
+                 where slug = $1 and status = 'deleted' returning id",
+                &[&slug],
+            )
+            .await?;
+        match row {
+            Some(_) => Ok(()),
+            None => {
+                let current = self.tenant(slug).await?;
+                Err(Error::InvalidTransition {
+                    from: current.status.to_string(),
+                    action: "purged",
+                })
+            }
+        }
+    }
+}
+
 async fn tombstone(conn: &deadpool_postgres::Object, slug: &Slug, id: i64) -> Result<()> {
     conn.batch_execute("begin").await?;
     let result = async {

@@ -204,8 +204,46 @@ impl Engine {
         }
     }
 
-    /// One version of one tenant, in one transaction with its ledger row.
+    /// One version of one tenant. A migration marked `-- @locking` runs with the tenant
+    /// in maintenance (its users get 503 `tenant_unavailable`), unless an operator had
+    /// already put it there — then it stays as the operator left it.
     async fn migrate_step(
+        &self,
+        pool: &deadpool_postgres::Pool,
+        tenant: &TenantRef,
+        from: i32,
+        to: i32,
+        opts: &MigrateOptions,
+    ) -> Result<()> {
+        if !self.inner.tenant_migrations.is_locking(to) {
+            return self.migrate_step_in_tx(pool, tenant, from, to, opts).await;
+        }
+        let conn = pool.get().await?;
+        let switched_on = conn
+            .query_opt(
+                "update public.tenants set maintenance = true, updated_at = now() \
+                 where id = $1 and not maintenance returning id",
+                &[&tenant.id.0],
+            )
+            .await?
+            .is_some();
+        if switched_on {
+            crate::catalog::notify_tenant_changed(&conn, &tenant.slug).await?;
+        }
+        let result = self.migrate_step_in_tx(pool, tenant, from, to, opts).await;
+        if switched_on {
+            conn.execute(
+                "update public.tenants set maintenance = false, updated_at = now() where id = $1",
+                &[&tenant.id.0],
+            )
+            .await?;
+            crate::catalog::notify_tenant_changed(&conn, &tenant.slug).await?;
+        }
+        result
+    }
+
+    /// One version of one tenant, in one transaction with its ledger row.
+    async fn migrate_step_in_tx(
         &self,
         pool: &deadpool_postgres::Pool,
         tenant: &TenantRef,

@@ -17,6 +17,9 @@ pub struct Migration {
     pub sql: String,
     /// Tenant migrations only: runs as the installation owner.
     pub owner_sql: String,
+    /// A line `-- @locking` marks a tenant migration that takes long or strong locks:
+    /// the runner puts the tenant in maintenance (503 to its users) while it runs.
+    pub locking: bool,
 }
 
 impl Migration {
@@ -25,11 +28,13 @@ impl Migration {
             Some((a, b)) => (a.to_owned(), b.to_owned()),
             None => (text.to_owned(), String::new()),
         };
+        let locking = text.lines().any(|l| l.trim() == "-- @locking");
         Self {
             version,
             name,
             sql,
             owner_sql,
+            locking,
         }
     }
 }
@@ -87,6 +92,11 @@ impl Migrations {
         let version = self.latest() + 1;
         self.list.push(Migration::parse(version, name, text));
         self
+    }
+
+    /// Whether the migration to `version` is marked `-- @locking`.
+    pub fn is_locking(&self, version: i32) -> bool {
+        self.list.iter().any(|m| m.version == version && m.locking)
     }
 
     /// The version a fully migrated schema is at (0 when there are none).

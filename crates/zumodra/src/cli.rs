@@ -112,6 +112,8 @@ pub enum TenantCommand {
     },
     /// Delete a tenant: its tables, schema and role; the catalog row stays as a tombstone.
     Delete { slug: String },
+    /// Clear a deleted tenant's tombstone so its slug can be used again.
+    Purge { slug: String },
     /// Turn maintenance mode on or off (users get 503 tenant_unavailable).
     Maintenance {
         /// `on` or `off`.
@@ -290,6 +292,11 @@ async fn run_admin(db: &Database, command: Command) -> anyhow::Result<()> {
                 println!("tenant {slug} deleted (its catalog row is kept as a tombstone)");
                 Ok(())
             }
+            TenantCommand::Purge { slug } => {
+                engine.purge_tenant(&slug).await?;
+                println!("the tombstone of {slug} is cleared; the slug is free again");
+                Ok(())
+            }
             TenantCommand::Maintenance { state, slug } => {
                 let on = match state.as_str() {
                     "on" => true,
@@ -380,7 +387,7 @@ async fn run_admin(db: &Database, command: Command) -> anyhow::Result<()> {
                 "last_activity" => |r| r.last_activity.map_or(0, |t| t.timestamp()),
                 other => bail!("cannot sort by '{other}'"),
             };
-            let mut rows = engine.usage_report(4).await?;
+            let mut rows = engine.usage_report(8).await?;
             // Largest first; the report comes sorted by slug, and the sort is stable.
             rows.sort_by_key(|r| std::cmp::Reverse(key(r)));
             match format.as_str() {

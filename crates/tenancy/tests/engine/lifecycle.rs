@@ -186,3 +186,21 @@ async fn deleting_a_tenant_with_many_tables_works_under_few_locks() {
         .unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn a_purged_tombstone_frees_the_slug() {
+    let db = TestDb::new().await;
+    create(&db.engine, "phoenix").await;
+    assert!(matches!(
+        db.engine.purge_tenant("phoenix").await,
+        Err(Error::InvalidTransition { .. })
+    ));
+    db.engine.delete_tenant("phoenix").await.unwrap();
+    db.engine.purge_tenant("phoenix").await.unwrap();
+    let reborn = create(&db.engine, "phoenix").await;
+    assert_eq!(reborn.status, TenantStatus::Active);
+    let tenants = db.engine.tenants().await.unwrap();
+    assert!(tenants
+        .iter()
+        .any(|t| t.slug.as_str().starts_with("purged-") && t.status == TenantStatus::Deleted));
+}

@@ -151,3 +151,63 @@ async fn a_migration_does_not_wait_long_behind_an_application_lock() {
         .unwrap();
     assert_eq!((report.migrated, report.failed.len()), (1, 0));
 }
+
+#[tokio::test]
+async fn a_locking_migration_runs_with_the_tenant_in_maintenance() {
+    // The owner part records what the catalog says while the step runs.
+    let db = TestDb::with(|c| {
+        c.tenant_migrations = Migrations::tenant().with(
+            "locking",
+            "-- @locking\nalter table ats_job add column priority integer;\n-- @owner\n\
+             insert into public.zt_seen (schema_name, maintenance) \
+             select schema_name, maintenance from public.tenants where schema_name = current_schema();",
+        )
+    })
+    .await;
+    db.superuser()
+        .await
+        .batch_execute("create table public.zt_seen (schema_name text, maintenance boolean)")
+        .await
+        .unwrap();
+    create_at(&db.engine, "busy", 1).await;
+    create_at(&db.engine, "held", 1).await;
+    // An operator had put `held` in maintenance already: it stays there afterwards.
+    db.engine.set_maintenance("held", true).await.unwrap();
+    let report = db
+        .engine
+        .migrate_tenants(
+            db.engine.pending_tenants().await.unwrap(),
+            &MigrateOptions::default(),
+            &|_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!((report.migrated, report.failed.len()), (2, 0));
+    let seen: Vec<(String, bool)> = db
+        .superuser()
+        .await
+        .query(
+            "select schema_name, maintenance from public.zt_seen order by 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("tenant_busy".to_string(), true),
+            ("tenant_held".to_string(), true)
+        ]
+    );
+    assert!(
+        !db.engine.tenant("busy").await.unwrap().maintenance,
+        "switched off again"
+    );
+    assert!(
+        db.engine.tenant("held").await.unwrap().maintenance,
+        "left as the operator set it"
+    );
+}

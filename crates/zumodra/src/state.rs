@@ -6,8 +6,8 @@ use std::sync::Arc;
 use zumodra_tenancy::Engine;
 
 use crate::auth::limiter::Limiters;
-use crate::config::Settings;
 use crate::cache::TenantCache;
+use crate::config::Settings;
 use crate::events::Hub;
 use crate::metrics::Metrics;
 use crate::tenants::Resolver;
@@ -34,8 +34,11 @@ impl AppState {
         engine.observe_switches(Arc::new(move |elapsed| {
             switches.tenant_switch.observe(elapsed)
         }));
-        let cache = TenantCache::from_settings(settings.redis_url.as_deref(), engine.role_prefix().as_str())?
-            .with_stats(metrics.cache.clone());
+        let cache = TenantCache::from_settings(
+            settings.redis_url.as_deref(),
+            engine.role_prefix().as_str(),
+        )?
+        .with_stats(metrics.cache.clone());
         Ok(Self {
             resolver: Arc::new(Resolver::new(engine.clone(), metrics.clone())),
             engine,

@@ -28,8 +28,10 @@ pub struct UsageRow {
     pub last_activity: Option<DateTime<Utc>>,
 }
 
-// One round trip per tenant. Storage is the size of the tenant's own relations
-// (tables, indexes, TOAST), which its role may ask about.
+// One round trip per tenant. Storage is the size of the tenant's own tables (with their
+// indexes and TOAST), which its role may ask about. The table names come in as $1 and
+// resolve through the tenant's search_path by index: filtering pg_class by schema would
+// scan the whole catalog for every tenant — quadratic over a thousand tenants.
 const USAGE_SQL: &str = "select \
     (select count(*) from members where active), \
     (select coalesce(jsonb_object_agg(status, n), '{}')::text \
@@ -38,9 +40,8 @@ const USAGE_SQL: &str = "select \
     (select count(*) from ats_application), \
     (select count(*) from hr_core_employee), \
     (select count(*) from services_listing), \
-    (select coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint from pg_class c \
-       join pg_namespace n on n.oid = c.relnamespace \
-       where n.nspname = current_schema() and c.relkind in ('r', 'p', 'm')), \
+    (select coalesce(sum(pg_total_relation_size(to_regclass(t))), 0)::bigint \
+       from unnest($1::text[]) t), \
     greatest((select max(updated_at) from ats_job), (select max(updated_at) from ats_candidate), \
              (select max(updated_at) from ats_application), (select max(updated_at) from members), \
              (select max(updated_at) from hr_core_employee), (select max(at) from audit_log))";
@@ -60,10 +61,27 @@ impl Engine {
                 )
             })
             .collect();
+        // The tenant tables of this version, read once from one tenant's schema.
+        let tables: Vec<String> = match tenants.first() {
+            Some(t) => self
+                .shared()
+                .await?
+                .query(
+                    "select c.relname::text from pg_class c join pg_namespace n on n.oid = c.relnamespace \
+                     where n.nspname = $1 and c.relkind in ('r', 'p', 'm')",
+                    &[&t.slug.schema_name().as_str()],
+                )
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect(),
+            None => Vec::new(),
+        };
+        let tables = &tables;
         let rows: Vec<Result<UsageRow>> = futures::stream::iter(tenants)
             .map(|t| async move {
                 let tx = self.begin(&t.as_ref()).await?;
-                let r = tx.query_one(USAGE_SQL, &[]).await?;
+                let r = tx.query_one(USAGE_SQL, &[tables]).await?;
                 drop(tx);
                 let jobs: String = r.get(1);
                 Ok(UsageRow {

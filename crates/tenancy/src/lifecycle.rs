@@ -166,6 +166,76 @@ impl Engine {
 }
 
 impl Engine {
+    /// Schedule a cancelled tenant's deletion `grace` from now; an earlier schedule
+    /// stands (deleting twice does not extend the grace period). Returns when it is due,
+    /// or `None` if the tenant is not (or no longer) cancelled.
+    pub async fn schedule_deletion(
+        &self,
+        slug: &str,
+        grace: std::time::Duration,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        let conn = self.shared().await?;
+        let row = conn
+            .query_opt(
+                "update public.tenants set deletion_scheduled_at = coalesce(deletion_scheduled_at, \
+                 now() + make_interval(secs => $2)), updated_at = now() \
+                 where slug = $1 and status = 'cancelled' returning deletion_scheduled_at",
+                &[&slug, &grace.as_secs_f64()],
+            )
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Forget a scheduled deletion (the tenant is resumed); `true` if there was one.
+    pub async fn unschedule_deletion(&self, slug: &str) -> Result<bool> {
+        let conn = self.shared().await?;
+        let n = conn
+            .execute(
+                "update public.tenants set deletion_scheduled_at = null, updated_at = now() \
+                 where slug = $1 and deletion_scheduled_at is not null and status <> 'deleting'",
+                &[&slug],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Claim every tenant whose scheduled deletion is due (`cancelled` → `deleting` in one
+    /// statement, so a concurrent resume either wins before or fails after), plus those
+    /// an interrupted run left in `deleting`; every instance is told. The caller then
+    /// runs [`Engine::delete_tenant`] on each.
+    pub async fn claim_due_deletions(&self) -> Result<Vec<String>> {
+        let conn = self.shared().await?;
+        let claimed = conn
+            .query(
+                "update public.tenants set status = 'deleting', updated_at = now() \
+                 where deletion_scheduled_at <= now() and status = 'cancelled' returning slug",
+                &[],
+            )
+            .await?;
+        let mut slugs: Vec<String> = Vec::new();
+        for row in &claimed {
+            let slug: String = row.get(0);
+            if let Ok(parsed) = Slug::parse(&slug) {
+                notify_tenant_changed(&conn, &parsed).await?;
+            }
+            slugs.push(slug);
+        }
+        let stuck = conn
+            .query(
+                "select slug from public.tenants \
+                 where deletion_scheduled_at is not null and status = 'deleting'",
+                &[],
+            )
+            .await?;
+        for row in stuck {
+            let slug: String = row.get(0);
+            if !slugs.contains(&slug) {
+                slugs.push(slug);
+            }
+        }
+        Ok(slugs)
+    }
+
     /// Clear the tombstone of a deleted tenant so its slug can be used again. The row
     /// stays (the platform audit refers to it) under the name `purged-<id>`.
     pub async fn purge_tenant(&self, slug: &str) -> Result<()> {

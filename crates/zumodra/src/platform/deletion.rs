@@ -51,21 +51,11 @@ pub async fn schedule(
                 .await?;
         }
     }
-    let grace = state.settings.deletion_grace.as_secs() as f64;
-    let conn = state.engine.shared().await?;
-    // An earlier schedule stands: deleting twice does not extend the grace period.
-    let row = conn
-        .query_opt(
-            "update public.tenants set deletion_scheduled_at = coalesce(deletion_scheduled_at, \
-             now() + make_interval(secs => $2)), updated_at = now() \
-             where slug = $1 and status = 'cancelled' returning deletion_scheduled_at",
-            &[&slug, &grace],
-        )
-        .await
-        .map_err(zumodra_tenancy::Error::from)?
+    let due: DateTime<Utc> = state
+        .engine
+        .schedule_deletion(&slug, state.settings.deletion_grace)
+        .await?
         .ok_or_else(|| ApiError::Conflict("The tenant changed meanwhile; try again.".into()))?;
-    drop(conn);
-    let due: DateTime<Utc> = row.get(0);
     state
         .engine
         .enqueue_platform_with(
@@ -93,16 +83,7 @@ pub async fn schedule(
 
 /// Forget a scheduled deletion (the tenant was resumed).
 pub async fn unschedule(state: &AppState, slug: &str) -> Result<bool, ApiError> {
-    let conn = state.engine.shared().await?;
-    let n = conn
-        .execute(
-            "update public.tenants set deletion_scheduled_at = null, updated_at = now() \
-             where slug = $1 and deletion_scheduled_at is not null and status <> 'deleting'",
-            &[&slug],
-        )
-        .await
-        .map_err(zumodra_tenancy::Error::from)?;
-    Ok(n > 0)
+    Ok(state.engine.unschedule_deletion(slug).await?)
 }
 
 /// Delete every tenant whose grace period is over; returns their slugs. Each is first
@@ -110,29 +91,7 @@ pub async fn unschedule(state: &AppState, slug: &str) -> Result<bool, ApiError> 
 /// wins before or fails after), then dropped by the engine. A tenant left `deleting` by
 /// an interrupted sweep is finished by the next one. Idempotent.
 pub async fn sweep(engine: &Engine) -> zumodra_tenancy::Result<Vec<String>> {
-    let conn = engine.shared().await?;
-    let rows = conn
-        .query(
-            "update public.tenants set status = 'deleting', updated_at = now() \
-             where deletion_scheduled_at <= now() and status = 'cancelled' returning slug",
-            &[],
-        )
-        .await?;
-    let mut slugs: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-    let stuck = conn
-        .query(
-            "select slug from public.tenants \
-             where deletion_scheduled_at is not null and status = 'deleting'",
-            &[],
-        )
-        .await?;
-    drop(conn);
-    for row in stuck {
-        let slug: String = row.get(0);
-        if !slugs.contains(&slug) {
-            slugs.push(slug);
-        }
-    }
+    let slugs = engine.claim_due_deletions().await?;
     for slug in &slugs {
         engine.delete_tenant(slug).await?;
         tracing::info!(tenant = %slug, "tenant deleted after its grace period");

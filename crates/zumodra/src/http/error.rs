@@ -73,6 +73,17 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// Optimistic concurrency: a write that names a `version` other than the current one
+    /// of `entity` → 409 `conflict`.
+    pub fn check_version(entity: &str, sent: Option<i32>, current: i32) -> Result<(), Self> {
+        match sent {
+            Some(v) if v != current => Err(Self::Conflict(format!(
+                "The {entity} was changed by someone else; reload it and try again."
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// A 422 with a single field.
     pub fn field(name: &str, problem: impl Into<String>) -> Self {
         let mut fields = FieldErrors::new();

@@ -32,12 +32,6 @@ pub fn router() -> Router<AppState> {
 const FEATURE: &str = "ats";
 const ENTITY: &str = "application";
 
-fn stale() -> ApiError {
-    ApiError::Conflict(
-        "The application was changed by someone else; reload it and try again.".into(),
-    )
-}
-
 fn duplicate() -> ApiError {
     ApiError::Conflict("This candidate already applied to this job.".into())
 }
@@ -174,9 +168,7 @@ async fn update(
     let current = queries::get(&ctx.tx, id, true)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if input.version.is_some_and(|v| v != current.version) {
-        return Err(stale());
-    }
+    ApiError::check_version(ENTITY, input.version, current.version)?;
     let rating = input.rating.unwrap_or(current.rating);
     if let Some(p) = rating_problem(rating) {
         return Err(ApiError::field("rating", p));
@@ -212,9 +204,7 @@ async fn move_stage(
     if !pipeline.contains(&stage) {
         return Err(ApiError::field("stage", stage_problem(&pipeline)));
     }
-    if input.version.is_some_and(|v| v != current.version) {
-        return Err(stale());
-    }
+    ApiError::check_version(ENTITY, input.version, current.version)?;
     let moved = queries::move_to(&ctx.tx, &current, &stage, ctx.member.user_id).await?;
     audit_log::record(&ctx, &rid, "move", ENTITY, id, Some(&current), Some(&moved)).await?;
     ctx.tx.commit().await?;

@@ -114,11 +114,7 @@ async fn update(
     let current = queries::get(&ctx.tx, id, true)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if input.version.is_some_and(|v| v != current.version) {
-        return Err(ApiError::Conflict(
-            "The candidate was changed by someone else; reload it and try again.".into(),
-        ));
-    }
+    ApiError::check_version(ENTITY, input.version, current.version)?;
     let draft = input.apply(current.draft())?;
     if queries::email_taken(&ctx.tx, &draft.email, Some(id)).await? {
         return Err(email_conflict());

@@ -109,11 +109,7 @@ async fn update(
     let current = queries::get(&ctx.tx, id, true)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if input.version.is_some_and(|v| v != current.version) {
-        return Err(ApiError::Conflict(
-            "The job was changed by someone else; reload it and try again.".into(),
-        ));
-    }
+    ApiError::check_version(ENTITY, input.version, current.version)?;
     let draft = input.apply(current.draft())?;
     if !counts(&current.status) && counts(&draft.status) {
         quota::reserve(&ctx.tx, &ctx.tenant.plan.code, Limit::Jobs).await?;

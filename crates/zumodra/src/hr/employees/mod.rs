@@ -141,11 +141,7 @@ async fn update(
     let current = queries::get(&ctx.tx, id, true)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if input.version.is_some_and(|v| v != current.version) {
-        return Err(ApiError::Conflict(
-            "The employee was changed by someone else; reload it and try again.".into(),
-        ));
-    }
+    ApiError::check_version(ENTITY, input.version, current.version)?;
     let draft = input.apply(current.draft())?;
     check_links(&ctx, Some(id), &draft).await?;
     if queries::taken(&ctx.tx, &draft, Some(id)).await? {

@@ -204,6 +204,7 @@ impl Installation {
 
         let started = Instant::now();
         let mut done = 0usize;
+        let mut next_report = 100usize;
         let mut stream = futures::stream::iter(tenants.iter().cloned())
             .map(|t| {
                 let engine = self.engine.clone();
@@ -229,7 +230,8 @@ impl Installation {
         while let Some(result) = stream.next().await {
             result?;
             done += 1;
-            if done % 100 == 0 {
+            if done == next_report {
+                next_report += 100;
                 eprintln!(
                     "[soak] seeded {done}/{count} tenants ({:.0} s)",
                     started.elapsed().as_secs_f64()

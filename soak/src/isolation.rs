@@ -224,19 +224,32 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
             _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
         }
     };
+    // The figures first: dropping a database waits for a checkpoint, which can take
+    // minutes on a busy machine.
+    let written = match &result {
+        Ok(report) => {
+            report.print();
+            match &options.out {
+                Some(out) => serde_json::to_string_pretty(report)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|json| {
+                        std::fs::write(out, json)
+                            .with_context(|| format!("writing {}", out.display()))
+                    })
+                    .map(|()| eprintln!("[soak] wrote {}", out.display())),
+                None => Ok(()),
+            }
+        }
+        Err(_) => Ok(()),
+    };
     if let Some(server) = server.take() {
+        eprintln!("[soak] stopping the server");
         server.stop().await;
     }
     install.remove().await;
     let _ = std::fs::remove_dir_all(&work_dir);
-    let report = result?;
-    if let Some(out) = &options.out {
-        std::fs::write(out, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("writing {}", out.display()))?;
-        eprintln!("[soak] wrote {}", out.display());
-    }
-    report.print();
-    Ok(report)
+    written?;
+    result
 }
 
 async fn soak(
@@ -284,6 +297,10 @@ async fn soak(
         hot_tenants: options.hot_tenants,
     };
     let outcome = workload::run(plan, options.shape, tenants).await?;
+    eprintln!(
+        "[soak] load finished after {:.1} s",
+        outcome.elapsed.as_secs_f64()
+    );
     let mut stats = outcome.stats;
     if let Some(server) = server.as_ref() {
         for e in stats.server_errors.iter_mut().take(200) {

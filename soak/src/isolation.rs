@@ -184,8 +184,8 @@ impl Report {
         println!("5xx: {}", self.server_errors.len());
         for e in self.server_errors.iter().take(50) {
             println!(
-                "  {} {} {} (Host {}) → {} x-request-id {}: {}",
-                e.label, e.method, e.path, e.host, e.status, e.request_id, e.body
+                "  at {:.0} s: {} {} {} (Host {}) → {} x-request-id {}: {}",
+                e.at_s, e.label, e.method, e.path, e.host, e.status, e.request_id, e.body
             );
             for line in &e.log {
                 println!("      {line}");

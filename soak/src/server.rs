@@ -93,7 +93,9 @@ impl Server {
                     .env("ZUMODRA_LOG_FORMAT", "json")
                     .env(
                         "RUST_LOG",
-                        std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+                        // Warnings and errors, inside the request span (info level) so each
+                        // line carries its request id; not the per-request info lines.
+                        std::env::var("RUST_LOG").unwrap_or_else(|_| "info,tower_http=warn".into()),
                     )
                     .stdin(Stdio::null())
                     .stdout(file.try_clone()?)

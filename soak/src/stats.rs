@@ -33,6 +33,8 @@ pub struct ServerError {
     pub path: String,
     pub status: u16,
     pub request_id: String,
+    /// Seconds since the load started.
+    pub at_s: f64,
     pub body: String,
     pub log: Vec<String>,
 }

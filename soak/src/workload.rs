@@ -263,6 +263,7 @@ impl Soak {
                 path: answer.path.clone(),
                 status,
                 request_id,
+                at_s: (self.deadline - self.plan.duration).elapsed().as_secs_f64(),
                 body: answer.head(),
                 log: Vec::new(),
             });

@@ -42,7 +42,8 @@ async fn body_bytes(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
     })
 }
 
-fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+/// A JSON body as the [`Json`] extractor reads it; public for the fuzz targets.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         // serde's messages name JSON positions and the API's own field names only.
         ApiError::InvalidJson(e.to_string())

@@ -218,29 +218,25 @@ impl Settings {
             let bad =
                 |expected: &str| anyhow!("invalid setting {origin}={raw:?}: expected {expected}");
             match key.as_str() {
+                // An empty URL leaves the setting unset (embedded PostgreSQL, no Redis, no SMTP).
+                "database_url" | "redis_url" | "smtp_url" if raw.is_empty() => {}
                 "database_url" => {
-                    if !raw.is_empty() {
-                        raw.parse::<tokio_postgres_config::Config>().map_err(|e| {
-                            anyhow!("invalid setting {origin}: not a PostgreSQL URL ({e})")
-                        })?;
-                        s.database_url = Some(raw.clone());
-                    }
+                    raw.parse::<tokio_postgres_config::Config>().map_err(|e| {
+                        anyhow!("invalid setting {origin}: not a PostgreSQL URL ({e})")
+                    })?;
+                    s.database_url = Some(raw.clone());
                 }
                 "redis_url" => {
-                    if !raw.is_empty() {
-                        if !(raw.starts_with("redis://") || raw.starts_with("rediss://")) {
-                            return Err(bad("a URL such as redis://127.0.0.1:6379"));
-                        }
-                        s.redis_url = Some(raw.clone());
+                    if !(raw.starts_with("redis://") || raw.starts_with("rediss://")) {
+                        return Err(bad("a URL such as redis://127.0.0.1:6379"));
                     }
+                    s.redis_url = Some(raw.clone());
                 }
                 "smtp_url" => {
-                    if !raw.is_empty() {
-                        crate::mailer::check_smtp_url(raw).map_err(|e| {
-                            anyhow!("invalid setting {origin}: expected a URL such as smtp://127.0.0.1:2525 or smtps://user:pass@host:465 ({e})")
-                        })?;
-                        s.smtp_url = Some(raw.clone());
-                    }
+                    crate::mailer::check_smtp_url(raw).map_err(|e| {
+                        anyhow!("invalid setting {origin}: expected a URL such as smtp://127.0.0.1:2525 or smtps://user:pass@host:465 ({e})")
+                    })?;
+                    s.smtp_url = Some(raw.clone());
                 }
                 "mail_from" => {
                     crate::mailer::check_mail_from(raw).map_err(|e| {

@@ -6,7 +6,9 @@ use anyhow::Context;
 use serde_json::json;
 use zumodra_tenancy::migrations::Migrations;
 use zumodra_tenancy::testing::TestDb;
-use zumodra_tenancy::{Engine, EngineConfig, MigrateOptions, NewTenant, TenantRef, TenantStatus};
+use zumodra_tenancy::{
+    Engine, EngineConfig, MigrateOptions, NewTenant, ProvisionOptions, TenantRef, TenantStatus,
+};
 
 fn new_tenant(i: usize) -> NewTenant {
     NewTenant {
@@ -30,19 +32,52 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Create `count` tenants after the existing ones and time each creation.
+/// Create `count` tenants after the existing ones, each built from scratch, and time
+/// each creation.
 async fn provision(engine: &Engine, from: usize, count: usize) -> anyhow::Result<Vec<f64>> {
     let mut times = Vec::with_capacity(count);
     for i in from..from + count {
         let started = Instant::now();
         engine
-            .create_tenant(new_tenant(i))
+            .create_tenant_with(
+                new_tenant(i),
+                ProvisionOptions {
+                    from_scratch: true,
+                    ..Default::default()
+                },
+            )
             .await
             .with_context(|| format!("tenant {i}"))?;
         times.push(ms(started.elapsed()));
     }
     times.sort_by(f64::total_cmp);
     Ok(times)
+}
+
+/// Fill `warm` (an engine whose warm pool holds `count`) untimed, then create `count`
+/// tenants after the existing ones and time each creation: every one claims a warm
+/// schema (checked: the pool is empty afterwards). Returns the claim times and the
+/// build time per warm schema (the top-up's cost, paid in the background in a server).
+async fn claim(warm: &Engine, from: usize, count: usize) -> anyhow::Result<(Vec<f64>, f64)> {
+    anyhow::ensure!(warm.warm_pool_size() == count, "pool of {count}");
+    let started = Instant::now();
+    let report = warm.top_up_warm_pool().await?;
+    let build_ms = ms(started.elapsed()) / report.built.max(1) as f64;
+    anyhow::ensure!(report.ready == count, "the pool holds {count}: {report:?}");
+    let mut times = Vec::with_capacity(count);
+    for i in from..from + count {
+        let started = Instant::now();
+        warm.create_tenant(new_tenant(i))
+            .await
+            .with_context(|| format!("tenant {i}"))?;
+        times.push(ms(started.elapsed()));
+    }
+    anyhow::ensure!(
+        warm.warm_ready().await? == 0,
+        "every timed creation claimed a warm schema"
+    );
+    times.sort_by(f64::total_cmp);
+    Ok((times, build_ms))
 }
 
 /// Fill up to `total` tenants quickly (two at a time), untimed.
@@ -138,11 +173,26 @@ async fn switch_cost(
     ))
 }
 
+/// `engine [--tenants N] [--provisioning-only]`: the second flag stops after the
+/// provisioning figures (the 10,000-tenant fill is the long part; the rest of the run
+/// does not change them).
 pub async fn run(args: &[String]) -> anyhow::Result<()> {
-    let total: usize = match args {
-        [flag, n] if flag == "--tenants" => n.parse().context("--tenants N")?,
-        _ => 1000,
-    };
+    let mut total: usize = 1000;
+    let mut provisioning_only = false;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--tenants" => {
+                total = rest
+                    .next()
+                    .context("--tenants N")?
+                    .parse()
+                    .context("--tenants N")?
+            }
+            "--provisioning-only" => provisioning_only = true,
+            other => anyhow::bail!("unknown argument {other}"),
+        }
+    }
     let sample = 20;
     let db = TestDb::with(|c| {
         c.pool_size = 8;
@@ -151,13 +201,72 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     .await;
     let engine = db.engine.clone();
     println!("database {} (dropped at the end)", db.name);
+    // The same database through an engine with a warm pool of `sample` schemas.
+    let warm = {
+        let mut config = db.config();
+        config.pool_size = 2;
+        config.admin_pool_size = 2;
+        config.warm_pool_size = sample;
+        Engine::connect(config).await?
+    };
 
-    // Provisioning at 100 and at `total` existing tenants.
+    // Provisioning at 100 and at `total` existing tenants: from scratch, then claimed
+    // from the warm pool.
     fill(&engine, 0, 100).await?;
     let at_100 = provision(&engine, 100, sample).await?;
-    fill(&engine, 100 + sample, total).await?;
+    let (warm_100, _) = claim(&warm, 100 + sample, sample).await?;
+    fill(&engine, 100 + 2 * sample, total).await?;
     let at_total = provision(&engine, total, sample).await?;
-    let existing = total + sample;
+    let (warm_total, warm_build_ms) = claim(&warm, total + sample, sample).await?;
+    let existing = total + 2 * sample;
+    let provisioning = json!({
+        "tenants": existing,
+        "provision_ms_at_100": {"median": percentile(&at_100, 0.5), "p90": percentile(&at_100, 0.9)},
+        "provision_ms_at_total": {"median": percentile(&at_total, 0.5), "p90": percentile(&at_total, 0.9)},
+        "warm_claim_ms_at_100": {"median": percentile(&warm_100, 0.5), "p90": percentile(&warm_100, 0.9)},
+        "warm_claim_ms_at_total": {"median": percentile(&warm_total, 0.5), "p90": percentile(&warm_total, 0.9)},
+        "warm_build_ms_per_schema_at_total": warm_build_ms,
+    });
+    println!("| figure | value |\n|---|---|");
+    for (label, times) in [
+        ("provisioning from scratch at 100 existing tenants", &at_100),
+        (
+            "claimed from the warm pool at 120 existing tenants",
+            &warm_100,
+        ),
+    ] {
+        println!(
+            "| {label}, median / p90 | {:.1} / {:.1} ms |",
+            percentile(times, 0.5),
+            percentile(times, 0.9)
+        );
+    }
+    println!(
+        "| provisioning from scratch at {total} existing tenants, median / p90 | {:.1} / {:.1} ms |",
+        percentile(&at_total, 0.5),
+        percentile(&at_total, 0.9)
+    );
+    println!(
+        "| claimed from the warm pool at {} existing tenants, median / p90 | {:.1} / {:.1} ms |",
+        total + sample,
+        percentile(&warm_total, 0.5),
+        percentile(&warm_total, 0.9)
+    );
+    println!("| building one warm schema (background top-up) at {total} | {warm_build_ms:.1} ms |");
+    drop(warm);
+    let file = match total {
+        1000 => "results-engine.json".to_owned(),
+        10000 => "results-engine-10k.json".to_owned(),
+        n => format!("results-engine-{n}.json"),
+    };
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    if provisioning_only {
+        std::fs::write(&path, serde_json::to_string_pretty(&provisioning)?)?;
+        println!("wrote {} (provisioning only)", path.display());
+        drop(engine);
+        drop(db);
+        return Ok(());
+    }
 
     // No-op fleet migration: the decision is one catalog query.
     let mut noop = Vec::new();
@@ -232,27 +341,16 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         report.failed
     );
 
-    let results = json!({
-        "tenants": existing,
-        "provision_ms_at_100": {"median": percentile(&at_100, 0.5), "p90": percentile(&at_100, 0.9)},
-        "provision_ms_at_total": {"median": percentile(&at_total, 0.5), "p90": percentile(&at_total, 0.9)},
+    let mut results = json!({
         "noop_migrate_ms": {"median": percentile(&noop, 0.5)},
         "one_column_migrate_s": {"tenants": count, "seconds": one_column.as_secs_f64(), "concurrency": 4},
         "usage_report_s": {"tenants": existing, "seconds": report_s, "concurrency": 8},
         "switch_us": {"plain_begin": plain_us, "tenant_same": one_us, "tenant_random": random_us},
         "affinity_tps": {"affine": affine_tps, "undivided": undivided_tps, "runs_affine": with, "runs_undivided": without},
     });
-    println!("| figure | value |\n|---|---|");
-    println!(
-        "| provisioning at 100 existing tenants, median / p90 | {:.1} / {:.1} ms |",
-        percentile(&at_100, 0.5),
-        percentile(&at_100, 0.9)
-    );
-    println!(
-        "| provisioning at {total} existing tenants, median / p90 | {:.1} / {:.1} ms |",
-        percentile(&at_total, 0.5),
-        percentile(&at_total, 0.9)
-    );
+    if let (Some(all), Some(first)) = (results.as_object_mut(), provisioning.as_object()) {
+        all.extend(first.clone());
+    }
     println!(
         "| no-op `migrate` over {existing} tenants (median of 5) | {:.1} ms |",
         percentile(&noop, 0.5)
@@ -268,7 +366,6 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         "| tenant switch cost (same tenant − plain) | {:.0} µs |",
         one_us - plain_us
     );
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results-engine.json");
     std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
     println!("wrote {}", path.display());
     drop(migrating);

@@ -297,7 +297,8 @@ impl Engine {
 
         let mut conn = self.admin().await?;
         let tx = conn.transaction().await?;
-        let id = self.provision_in(&tx, &prepared, None).await?;
+        // Built, not claimed: the archive's version may be older than the pool's.
+        let (id, _) = self.provision_in(&tx, &prepared, None, false).await?;
 
         // Member users: matched by e-mail, created (with no usable password) if new.
         let mut user_map = std::collections::HashMap::new();

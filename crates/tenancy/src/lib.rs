@@ -9,6 +9,7 @@
 //! - [`TenantTx`]: the one way into a tenant's tables (`BEGIN` + `SET LOCAL ROLE` +
 //!   `SET LOCAL search_path`, one round trip);
 //! - the catalog (tenants, domains, users), provisioning, lifecycle and deletion;
+//! - the warm pool: schemas built ahead of demand, claimed by a rename;
 //! - the fleet migration runner and its ledger;
 //! - [`embedded`]: the private PostgreSQL cluster used when no database URL is set.
 //!
@@ -34,6 +35,7 @@ mod tenant_update;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tx;
+mod warm;
 
 pub use catalog::{Domain, Tenant, TenantId, TenantRef, TenantStatus, User};
 pub use engine::{Engine, EngineConfig, SwitchObserver};
@@ -45,3 +47,4 @@ pub use provision::{NewOwner, NewTenant, ProvisionOptions, ProvisionStep};
 pub use tenant_update::TenantUpdate;
 pub use tokio_postgres;
 pub use tx::TenantTx;
+pub use warm::{WarmReport, WARM_INTERVAL};

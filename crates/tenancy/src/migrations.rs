@@ -75,6 +75,11 @@ impl Migrations {
                 "deletion",
                 include_str!("../../../migrations/shared/0002_deletion.sql"),
             ),
+            (
+                3,
+                "warm_pool",
+                include_str!("../../../migrations/shared/0003_warm_pool.sql"),
+            ),
         ])
     }
 

@@ -122,6 +122,23 @@ impl SchemaName {
         Some(Self(input.to_owned()))
     }
 
+    /// The placeholder name of a warm-pool schema (`warm_<16 hex digits>`): built ahead
+    /// of demand and renamed to `tenant_<slug>` when a tenant claims it. Never a tenant
+    /// schema name, which always starts with `tenant_`.
+    pub fn warm(token: u64) -> Self {
+        Self(format!("warm_{token:016x}"))
+    }
+
+    /// Accepts a warm-pool schema name read back from the catalog.
+    pub fn parse_warm(input: &str) -> Option<Self> {
+        let hex = input.strip_prefix("warm_")?;
+        let ok = hex.len() == 16
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        ok.then(|| Self(input.to_owned()))
+    }
+
     /// The bare name, for comparisons with catalog values (never for SQL text).
     pub fn as_str(&self) -> &str {
         &self.0
@@ -179,6 +196,13 @@ impl RolePrefix {
     /// The role that owns one tenant's schema.
     pub fn tenant_role(&self, slug: &Slug) -> RoleName {
         RoleName(format!("{}t_{}", self.0, slug.ident_fragment()))
+    }
+
+    /// The placeholder role of a warm-pool schema (`<prefix>w_<16 hex digits>`), renamed
+    /// to the tenant's role when a tenant claims the schema. `w_` never collides with a
+    /// tenant role (`t_`), the runtime role or the tenants group.
+    pub fn warm_role(&self, token: u64) -> RoleName {
+        RoleName(format!("{}w_{token:016x}", self.0))
     }
 
     /// The `LIKE` pattern that matches every role of this installation.
@@ -282,5 +306,29 @@ mod tests {
         assert!(RolePrefix::parse("postgres").is_none());
         assert!(RoleName::parse(&prefix, "postgres").is_none());
         assert!(RoleName::parse(&prefix, &format!("{}t_x\"y", prefix.as_str())).is_none());
+    }
+
+    #[test]
+    fn warm_names_never_look_like_tenant_names() {
+        let schema = SchemaName::warm(0xdead_beef);
+        assert_eq!(schema.as_str(), "warm_00000000deadbeef");
+        assert_eq!(
+            SchemaName::parse_warm(schema.as_str()),
+            Some(schema.clone())
+        );
+        assert!(SchemaName::parse(schema.as_str()).is_none());
+        for bad in [
+            "warm_",
+            "warm_xyz",
+            "warm_00000000DEADBEEF",
+            "tenant_acme",
+            "warm_00000000deadbeef0",
+        ] {
+            assert!(SchemaName::parse_warm(bad).is_none(), "{bad}");
+        }
+        let prefix = RolePrefix::parse("zabcd1234_").unwrap();
+        let role = prefix.warm_role(u64::MAX);
+        assert_eq!(role.as_str(), "zabcd1234_w_ffffffffffffffff");
+        assert_eq!(RoleName::parse(&prefix, role.as_str()), Some(role));
     }
 }

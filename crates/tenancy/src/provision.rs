@@ -63,6 +63,8 @@ pub struct ProvisionOptions {
     pub fail_after: Option<ProvisionStep>,
     /// Create the schema at this migration version instead of the latest.
     pub version: Option<i32>,
+    /// Build the schema even when the warm pool has one ready (benchmarks, tests).
+    pub from_scratch: bool,
 }
 
 /// A validated [`NewTenant`], ready to provision (the owner's password already hashed).
@@ -92,10 +94,18 @@ impl Engine {
         let prepared = self.prepare_tenant(new, opts.version).await?;
         let mut conn = self.admin().await?;
         let tx = conn.transaction().await?;
-        let id = self.provision_in(&tx, &prepared, opts.fail_after).await?;
+        let use_warm = self.warm_pool_size() > 0 && !opts.from_scratch;
+        let (id, claimed) = self
+            .provision_in(&tx, &prepared, opts.fail_after, use_warm)
+            .await?;
         let tenant = activate(&tx, id, &prepared, prepared.version, opts.fail_after).await?;
         tx.commit().await?;
-        tracing::info!(tenant = %prepared.slug, "tenant provisioned");
+        self.release_admin(conn);
+        if use_warm {
+            // One schema fewer in the pool (or none was ready): the top-up task builds.
+            self.wake_warm_pool();
+        }
+        tracing::info!(tenant = %prepared.slug, warm = claimed, "tenant provisioned");
         Ok(tenant)
     }
 
@@ -136,14 +146,17 @@ impl Engine {
     }
 
     /// Steps 1–6 of provisioning inside the caller's owner transaction: catalog row
-    /// (status `provisioning`), role, schema, tables at `prepared.version`, primary
-    /// domain, owner. Returns the tenant id; [`activate`] finishes.
+    /// (status `provisioning`), role, schema, tables at `prepared.version` — claimed
+    /// from the warm pool when `use_warm` and one is ready, else built — primary domain,
+    /// owner. Returns the tenant id and whether the schema was claimed; [`activate`]
+    /// finishes.
     pub(crate) async fn provision_in(
         &self,
         tx: &Transaction<'_>,
         prepared: &Prepared,
         fail_after: Option<ProvisionStep>,
-    ) -> Result<i64> {
+        use_warm: bool,
+    ) -> Result<(i64, bool)> {
         let slug = &prepared.slug;
         let role = self.inner.prefix.tenant_role(slug);
         let schema = slug.schema_name();
@@ -171,29 +184,25 @@ impl Engine {
         let id: i64 = row.get(0);
         inject(tx, fail(ProvisionStep::CatalogRow)).await?;
 
-        // 2. The role: NOLOGIN, in the tenants group, and the runtime role a member.
-        let runtime = self.inner.prefix.runtime_role();
-        let group = self.inner.prefix.tenants_group();
-        let mut ddl = format!(
-            "create role {role} nologin; grant {group} to {role}; grant {role} to {runtime};"
-        );
-        if !self.inner.admin_is_superuser {
-            // The owner must be a member to create the schema for the role and to run
-            // the tenant's part of migrations as it.
-            ddl.push_str(&format!(" grant {role} to current_user;"));
+        // 2–4. The role, the schema and its tables: claimed from the warm pool when one
+        // is ready at this version (renamed to the tenant's names), else built here.
+        let claimed = use_warm
+            && self
+                .claim_warm(tx, &schema, &role, prepared.version)
+                .await?;
+        if claimed {
+            let failed = [
+                ProvisionStep::Role,
+                ProvisionStep::Schema,
+                ProvisionStep::Tables,
+            ]
+            .iter()
+            .any(|s| fail(*s));
+            inject(tx, failed).await?;
+        } else {
+            tx.batch_execute(&self.build_script(&schema, &role, prepared.version, fail_after))
+                .await?;
         }
-        tx.batch_execute(&ddl).await?;
-        inject(tx, fail(ProvisionStep::Role)).await?;
-
-        // 3. The schema, owned by the role.
-        tx.batch_execute(&format!("create schema {schema} authorization {role}"))
-            .await?;
-        inject(tx, fail(ProvisionStep::Schema)).await?;
-
-        // 4. The tables of the requested version, in one message.
-        tx.batch_execute(&schema_script(self, &schema, &role, 0, prepared.version))
-            .await?;
-        inject(tx, fail(ProvisionStep::Tables)).await?;
 
         // 5. The primary domain.
         let domain = format!("{slug}.{}", self.inner.base_domain);
@@ -213,7 +222,44 @@ impl Engine {
             add_owner(tx, &schema, &role, email, hash, display_name).await?;
         }
         inject(tx, fail(ProvisionStep::Owner)).await?;
-        Ok(id)
+        Ok((id, claimed))
+    }
+
+    /// Steps 2–4 of provisioning as one message (one round trip): `role` (NOLOGIN, in
+    /// the tenants group, the runtime role a member), `schema` owned by it, and the
+    /// tables up to `version`. `fail_after` puts an injected failure after that step.
+    /// Also builds the warm pool's schemas, under placeholder names.
+    pub(crate) fn build_script(
+        &self,
+        schema: &SchemaName,
+        role: &RoleName,
+        version: i32,
+        fail_after: Option<ProvisionStep>,
+    ) -> String {
+        let runtime = self.inner.prefix.runtime_role();
+        let group = self.inner.prefix.tenants_group();
+        let fail = |step: ProvisionStep| {
+            if fail_after == Some(step) {
+                format!("\n{INJECTED};\n")
+            } else {
+                String::new()
+            }
+        };
+        // The owner must be a member to create the schema for the role and to run the
+        // tenant's part of migrations as it (a superuser needs no membership).
+        let owner_membership = if self.inner.admin_is_superuser {
+            String::new()
+        } else {
+            format!(" grant {role} to current_user;")
+        };
+        format!(
+            "create role {role} nologin; grant {group} to {role}; grant {role} to {runtime};\
+             {owner_membership}{}\ncreate schema {schema} authorization {role};{}\n{};{}",
+            fail(ProvisionStep::Role),
+            fail(ProvisionStep::Schema),
+            schema_script(self, schema, role, 0, version),
+            fail(ProvisionStep::Tables),
+        )
     }
 }
 
@@ -311,10 +357,12 @@ async fn add_owner(
     Ok(())
 }
 
+/// The statement of an injected failure (tests).
+const INJECTED: &str = "do $$ begin raise exception 'injected provisioning failure'; end $$";
+
 async fn inject(tx: &Transaction<'_>, now: bool) -> Result<()> {
     if now {
-        tx.batch_execute("do $$ begin raise exception 'injected provisioning failure'; end $$")
-            .await?;
+        tx.batch_execute(INJECTED).await?;
     }
     Ok(())
 }

@@ -458,10 +458,21 @@ async fn migrate(engine: &zumodra_tenancy::Engine, args: MigrateArgs) -> anyhow:
         for (slug, version, error) in &status.failed {
             println!("failed: {slug} at version {version}: {error}");
         }
+        println!(
+            "warm pool: {} schemas ready at version {}",
+            engine.warm_ready().await?,
+            status.latest
+        );
         return Ok(());
     }
     // The shared schema is migrated when the engine connects.
     println!("shared schema: up to date");
+    // Warm schemas first: a tenant created while the fleet migrates then claims a
+    // current schema instead of building one.
+    let warm = engine.migrate_warm_pool().await?;
+    if warm > 0 {
+        println!("warm pool: {warm} schemas migrated");
+    }
     let pending = engine.pending_tenants().await?;
     if pending.is_empty() {
         println!(

@@ -50,6 +50,9 @@ pub struct Settings {
     pub smtp_url: Option<String>,
     /// `ZUMODRA_MAIL_FROM` (default `Zumodra <no-reply@localhost>`): the sender.
     pub mail_from: String,
+    /// `ZUMODRA_WARM_POOL_SIZE` (default 4, 0 disables): tenant schemas kept built ahead
+    /// of demand, so creating a tenant is a rename (docs/operations.md, "The warm pool").
+    pub warm_pool_size: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +137,7 @@ impl Default for Settings {
             deletion_grace: Duration::from_secs(7 * 24 * 3600),
             smtp_url: None,
             mail_from: "Zumodra <no-reply@localhost>".into(),
+            warm_pool_size: 4,
         }
     }
 }
@@ -158,6 +162,7 @@ const KEYS: &[&str] = &[
     "deletion_grace_secs",
     "smtp_url",
     "mail_from",
+    "warm_pool_size",
 ];
 
 impl Settings {
@@ -300,6 +305,14 @@ impl Settings {
                             .ok_or_else(|| bad("seconds, from 0 to a year"))?,
                     )
                 }
+                "warm_pool_size" => {
+                    s.warm_pool_size = raw
+                        .trim()
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| *n <= 1000)
+                        .ok_or_else(|| bad("a whole number from 0 to 1000"))?
+                }
                 "platform_allowlist" => {
                     s.platform_allowlist = cidrs(raw).ok_or_else(|| bad("comma-separated CIDRs"))?
                 }
@@ -371,6 +384,10 @@ mod tests {
         .unwrap();
         assert_eq!(s.pool_size, 7);
         assert_eq!(s.base_domain, "example.com");
+        let s = Settings::load_from(None, &env(&[("ZUMODRA_WARM_POOL_SIZE", "0")])).unwrap();
+        assert_eq!(s.warm_pool_size, 0);
+        let err = Settings::load_from(None, &env(&[("ZUMODRA_WARM_POOL_SIZE", "-1")])).unwrap_err();
+        assert!(err.to_string().contains("ZUMODRA_WARM_POOL_SIZE"), "{err}");
         let err = Settings::load_from(None, &env(&[("ZUMODRA_POOL_SIZE", "many")])).unwrap_err();
         assert!(err.to_string().contains("ZUMODRA_POOL_SIZE"), "{err}");
         let err = Settings::load_from(None, &env(&[("ZUMODRA_BIND", "nowhere")])).unwrap_err();

@@ -32,6 +32,7 @@ impl Database {
         config.pool_size = settings.pool_size;
         config.admin_pool_size = settings.admin_pool_size;
         config.pool_timeout = settings.pool_timeout;
+        config.warm_pool_size = settings.warm_pool_size;
         let engine = Engine::connect(config)
             .await
             .context("connecting to PostgreSQL")?;

@@ -84,6 +84,9 @@ impl Application {
         state.cache.connect(std::time::Duration::from_secs(1)).await;
         let workers = crate::background::spawn(state.engine.clone(), state.metrics.jobs.clone(), 2);
         let mailer = crate::mailer::spawn(state.engine.clone(), &state.settings);
+        // Keeps tenant schemas built ahead of sign-ups (a no-op when the engine's
+        // warm pool size is 0 and nothing is left from an earlier configuration).
+        let warm_pool = state.engine.spawn_warm_pool();
         // Open WebSockets would keep graceful shutdown waiting: close them first.
         let hub = state.events.clone();
         let stop = async move {
@@ -99,6 +102,7 @@ impl Application {
         invalidation.abort();
         events.abort();
         cache_listener.abort();
+        warm_pool.abort();
         workers.stop().await;
         mailer.stop().await;
         if let Some(db) = db {

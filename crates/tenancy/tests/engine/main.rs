@@ -12,3 +12,4 @@ mod provisioning;
 mod report;
 mod source_rules;
 mod support;
+mod warm_pool;

@@ -164,8 +164,11 @@ async fn fifty_concurrent_creations_of_one_slug_have_one_winner() {
     assert_eq!(roles.len(), 2 + 51, "no orphan role: {roles:?}");
 }
 
-/// A schema's shape with the tenant's own names replaced, for comparison.
-async fn schema_shape(db: &TestDb, schema: &str, role: &str) -> Vec<String> {
+/// A schema's shape with the tenant's own names replaced, for comparison: columns,
+/// constraints, indexes, relations with owners and privileges, sequences, functions,
+/// triggers, the schema's owner and privileges, and the role's memberships. Also used
+/// by `warm_pool.rs` to compare claimed schemas with built ones.
+pub async fn schema_shape(db: &TestDb, schema: &str, role: &str) -> Vec<String> {
     let su = db.superuser().await;
     let queries = [
         // columns
@@ -189,6 +192,23 @@ async fn schema_shape(db: &TestDb, schema: &str, role: &str) -> Vec<String> {
          join pg_class t on t.oid = d.refobjid \
          join pg_attribute a on a.attrelid = t.oid and a.attnum = d.refobjsubid \
          where s.relkind = 'S' and n.nspname = $1",
+        // functions: full definition, owner, settings, privileges
+        "select format('fn %s owner=%s config=%s acl=%s def=%s', p.proname, p.proowner::regrole, \
+             coalesce(p.proconfig::text, ''), coalesce(p.proacl::text, ''), pg_get_functiondef(p.oid)) \
+         from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = $1",
+        // triggers
+        "select format('trg %s', pg_get_triggerdef(t.oid)) from pg_trigger t \
+         join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace \
+         where n.nspname = $1 and not t.tgisinternal",
+        // the schema itself: owner and privileges
+        "select format('nsp owner=%s acl=%s', n.nspowner::regrole, coalesce(n.nspacl::text, '')) \
+         from pg_namespace n where n.nspname = $1",
+        // the role: attributes and memberships both ways (the runtime role's name is
+        // the installation's, the same for both schemas)
+        "select format('role login=%s inherit=%s member_of=%s members=%s', r.rolcanlogin, r.rolinherit, \
+             (select string_agg(m.roleid::regrole::text, ',' order by m.roleid::regrole::text) from pg_auth_members m where m.member = r.oid), \
+             (select string_agg(m.member::regrole::text, ',' order by m.member::regrole::text) from pg_auth_members m where m.roleid = r.oid)) \
+         from pg_roles r join pg_namespace n on n.nspowner = r.oid where n.nspname = $1",
     ];
     let mut shape = Vec::new();
     for q in queries {

@@ -33,7 +33,7 @@ async fn warm_schemas(db: &TestDb) -> Vec<String> {
             &[],
         )
         .await
-        .unwrap()
+        .unwrap_or_else(|e| panic!("listing warm schemas: {e}"))
         .iter()
         .map(|r| r.get(0))
         .collect()

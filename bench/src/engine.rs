@@ -254,11 +254,18 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     );
     println!("| building one warm schema (background top-up) at {total} | {warm_build_ms:.1} ms |");
     drop(warm);
-    let file = match total {
-        1000 => "results-engine.json".to_owned(),
-        10000 => "results-engine-10k.json".to_owned(),
-        n => format!("results-engine-{n}.json"),
+    let size = match total {
+        1000 => String::new(),
+        10000 => "-10k".to_owned(),
+        n => format!("-{n}"),
     };
+    // A provisioning-only run never overwrites a full run's file.
+    let part = if provisioning_only {
+        "-provisioning"
+    } else {
+        ""
+    };
+    let file = format!("results-engine{size}{part}.json");
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
     if provisioning_only {
         std::fs::write(&path, serde_json::to_string_pretty(&provisioning)?)?;

@@ -5,7 +5,8 @@
 //!
 //! It runs against `ZUMODRA_TEST_DATABASE_URL` (or a private throw-away cluster) in a
 //! fresh database that it drops at the end, prints a Markdown table and writes
-//! `bench/results-engine.json` (`results-engine-10k.json` with `--tenants 10000`).
+//! `bench/results-engine.json` (`results-engine-10k.json` with `--tenants 10000`;
+//! `--provisioning-only` adds `-provisioning` to the name).
 //!
 //! `zumodra-bench export` measures memory while exporting a tenant of a million rows.
 //!

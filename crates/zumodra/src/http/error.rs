@@ -273,6 +273,10 @@ fn from_sqlstate(err: zumodra_tenancy::Error) -> ApiError {
         "23514" | "22001" | "22003" | "22007" | "22008" => {
             ApiError::field("request", "a value is out of range")
         }
+        // character_not_in_repertoire, untranslatable_character: PostgreSQL text and
+        // jsonb cannot hold U+0000, which JSON (`"\u0000"`) and query strings (`%00`)
+        // can carry. The client's text, not a fault of ours.
+        "22021" | "22P05" => ApiError::field("request", "text may not contain NUL characters"),
         // admin_shutdown, crash_shutdown, cannot_connect_now, query_canceled (statement
         // timeout), too_many_connections, and the connection_exception class.
         s if s.starts_with("08") || s.starts_with("57") || s == "53300" => {

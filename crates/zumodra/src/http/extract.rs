@@ -42,8 +42,47 @@ async fn body_bytes(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
     })
 }
 
+/// The deepest nesting of arrays and objects a body may have. serde_json stops at 128
+/// levels in the fields it reads, but skips unknown fields at any depth; this limit
+/// holds for the whole body, so every endpoint refuses a deep body alike.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// Does the JSON text nest arrays and objects deeper than [`MAX_JSON_DEPTH`]? Brackets
+/// inside strings do not count. One pass over the bytes, no allocation.
+fn too_deep(bytes: &[u8]) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// A JSON body as the [`Json`] extractor reads it; public for the fuzz targets.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if too_deep(bytes) {
+        return Err(ApiError::InvalidJson(format!(
+            "nested deeper than {MAX_JSON_DEPTH} levels"
+        )));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         // serde's messages name JSON positions and the API's own field names only.
         ApiError::InvalidJson(e.to_string())
@@ -195,5 +234,22 @@ impl FromRequestParts<AppState> for ClientAddr {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         Ok(Self::from_parts(parts, state))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_counts_brackets_outside_strings_only() {
+        let nest = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(!too_deep(nest(MAX_JSON_DEPTH).as_bytes()));
+        assert!(too_deep(nest(MAX_JSON_DEPTH + 1).as_bytes()));
+        assert!(too_deep("{\"a\":".repeat(10_000).as_bytes()));
+        let quoted = format!("{{\"a\": \"{}\\\"{}\"}}", "[".repeat(500), "{".repeat(500));
+        assert!(!too_deep(quoted.as_bytes()));
+        // Many siblings are not depth.
+        assert!(!too_deep("[[],[],[]]".repeat(1000).as_bytes()));
     }
 }

@@ -12,7 +12,7 @@ use zumodra_tenancy::TenantStatus;
 use crate::auth::session;
 use crate::http::error::ApiError;
 use crate::state::AppState;
-use crate::tenants::host::{classify, normalize, raw_host, HostKind};
+use crate::tenants::host::{classify, normalize, request_host, HostKind};
 use crate::tenants::{Site, TenantEntry};
 
 /// Paths answered on any host, known or not.
@@ -55,7 +55,7 @@ fn host_kind(state: &AppState, req: &Request) -> HostKind {
         .trusted_proxies
         .iter()
         .any(|c| c.contains(peer));
-    let host = raw_host(req.headers(), trusted).and_then(normalize);
+    let host = request_host(req.headers(), req.uri(), trusted).and_then(normalize);
     classify(host, state.engine.base_domain())
 }
 

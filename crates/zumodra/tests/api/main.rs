@@ -25,6 +25,7 @@ mod platform_ops;
 mod product;
 mod quotas;
 mod routing;
+mod security;
 mod services;
 mod settings;
 mod shutdown;

@@ -15,9 +15,16 @@ pub fn init(format: LogFormat) {
     let _ = subscriber(format, filter(&spec), std::io::stderr).try_init();
 }
 
-/// The filter for `spec` (`RUST_LOG` syntax; `info` when unset or unreadable).
+/// The filter for `spec` (`RUST_LOG` syntax; `info` when unset or unreadable), with
+/// tokio-postgres capped at `info` whatever `spec` says: at `debug` it logs every
+/// query's parameters, and those carry secrets (an export link's signing secret in its
+/// job's payload) and personal data.
 pub fn filter(spec: &str) -> EnvFilter {
-    EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info"))
+    let filter = EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info"));
+    match "tokio_postgres=info".parse() {
+        Ok(cap) => filter.add_directive(cap),
+        Err(_) => filter,
+    }
 }
 
 /// The subscriber [`init`] installs, writing to `writer` instead of stderr. Tests that

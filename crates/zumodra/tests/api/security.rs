@@ -14,6 +14,9 @@
 //! `fuzz_bodies.rs` random bodies; this file adds what an attacker would send on
 //! purpose. What each check proves: `docs/reliability.md`, "Security checks".
 
+// Test support code panics on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Once};
@@ -578,6 +581,9 @@ async fn sweep_queries(
     }
 }
 
+/// How a pointer into a sent body maps into the document read back.
+type PointerMap<'a> = Box<dyn Fn(&str) -> String + 'a>;
+
 /// Read back what was stored at `ptrs` and compare it with the payload, byte for byte.
 #[allow(clippy::too_many_arguments)]
 async fn check_read_back(
@@ -597,7 +603,7 @@ async fn check_read_back(
             .await
     };
     // The document read, and how a body pointer maps into it.
-    let (found, map): (Value, Box<dyn Fn(&str) -> String>) = match read {
+    let (found, map): (Value, PointerMap) = match read {
         ReadBack::Nothing => return,
         ReadBack::Created(prefix) => {
             // The answer itself shows the values too.
@@ -1621,6 +1627,9 @@ async fn public_job(app: &TestApp, slug: &str, title: &str) {
     .ok(200);
 }
 
+/// A smuggling attempt: what, request target, header lines, allowed outcomes.
+type HostCase<'a> = (&'a str, String, Vec<&'a [u8]>, &'a [&'a str]);
+
 /// `GET <target>` with these header lines, raw.
 fn request(target: &str, headers: &[&[u8]]) -> Vec<u8> {
     let mut req = format!("GET {target} HTTP/1.1\r\n").into_bytes();
@@ -1645,7 +1654,7 @@ async fn smuggled_hosts_reach_the_named_tenant_or_nothing() {
     let path = "/api/v1/public/jobs";
     let abs = |h: &str| format!("http://{h}{path}");
     // (what, target, header lines, allowed outcomes) on a server that trusts no proxy.
-    let untrusted: Vec<(&str, String, Vec<&[u8]>, &[&str])> = vec![
+    let untrusted: Vec<HostCase> = vec![
         (
             "plain",
             path.into(),
@@ -1839,7 +1848,7 @@ async fn smuggled_hosts_reach_the_named_tenant_or_nothing() {
         ),
     ];
     // On a server that trusts 127.0.0.1 as its proxy.
-    let trusted: Vec<(&str, String, Vec<&[u8]>, &[&str])> = vec![
+    let trusted: Vec<HostCase> = vec![
         (
             "forwarded host",
             path.into(),
@@ -2249,9 +2258,12 @@ async fn no_token_ticket_signature_or_password_reaches_the_logs() {
     bridge_log();
     for level in ["info", "trace"] {
         let sink = Capture::default();
+        // The production filter at `level`, minus this test's own WebSocket client,
+        // which logs the request it sends (ticket included) at trace.
+        let spec = format!("{level},tungstenite::handshake::client=off");
         let subscriber = zumodra::telemetry::subscriber(
             LogFormat::Json,
-            zumodra::telemetry::filter(level),
+            zumodra::telemetry::filter(&spec),
             sink.clone(),
         );
         // This test's runtime runs on this thread only (the server included), so a

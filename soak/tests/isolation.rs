@@ -1,6 +1,9 @@
 //! The isolation soak in small (issue #8): 10 tenants for 15 s against the server started
 //! in this process, with every probe kind. Needs PostgreSQL: `ZUMODRA_TEST_DATABASE_URL`
 //! (as the other tests), else postgres://postgres@127.0.0.1:5432.
+// Test code may unwrap: a failed unwrap is a failed test (helpers included, which
+// clippy's allow-unwrap-in-tests does not cover).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 

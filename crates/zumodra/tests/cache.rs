@@ -1,6 +1,9 @@
 //! The tenant cache against both backends (SPEC §2 guarantee 7): in-process, real Redis
 //! (127.0.0.1:6379, or `ZUMODRA_TEST_REDIS_URL`), and Redis at a closed port, where
 //! every answer must still be right.
+// Test code may unwrap: a failed unwrap is a failed test (helpers included, which
+// clippy's allow-unwrap-in-tests does not cover).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;

@@ -6,6 +6,9 @@
 //! parsers are idempotent / round-trip, and refusals are typed 4xx errors. Each property
 //! runs `CASES` cases (override with `PROPTEST_CASES=10000` for a longer hunt); proptest
 //! writes a shrunk failing input to `tests/fuzz.proptest-regressions` — commit it.
+// Test code may unwrap: a failed unwrap is a failed test (helpers included, which
+// clippy's allow-unwrap-in-tests does not cover).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;

@@ -2,6 +2,9 @@
 //! inputs through the same checks the fuzz targets run (`fuzz/src/checks.rs`), so
 //! every input the fuzzer found interesting guards against regressions in the normal
 //! test suite, without cargo-fuzz. No database needed.
+// Test code may unwrap: a failed unwrap is a failed test (helpers included, which
+// clippy's allow-unwrap-in-tests does not cover).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 

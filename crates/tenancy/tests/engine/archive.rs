@@ -203,7 +203,8 @@ async fn broken_archives_are_refused_and_create_nothing() {
         std::fs::remove_file(d.join("tables/ats_candidate.jsonl")).unwrap()
     });
 
-    let cases: [(&Path, fn(&ArchiveError) -> bool); 5] = [
+    type Expected = fn(&ArchiveError) -> bool;
+    let cases: [(&Path, Expected); 5] = [
         (&truncated, |e| matches!(e, ArchiveError::Unreadable(_))),
         (&garbage, |e| matches!(e, ArchiveError::Unreadable(_))),
         (

@@ -1,5 +1,8 @@
 //! Engine tests against a real PostgreSQL: each test gets its own database and role
 //! prefix (`zumodra_tenancy::testing::TestDb`), dropped when it ends.
+// Test code may unwrap: a failed unwrap is a failed test (helpers included, which
+// clippy's allow-unwrap-in-tests does not cover).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod archive;
 mod embedded;

@@ -199,7 +199,7 @@ async fn impersonation_is_recorded_in_both_audit_logs_and_owners_see_it() {
     let items = r.ok(200)["items"].as_array().unwrap().clone();
     let created = items
         .iter()
-        .find(|i| i["entity"] == "candidate" && i["entity_id"] == candidate.to_string())
+        .find(|i| i["entity"] == "candidate" && i["entity_id"] == *candidate.to_string())
         .expect("the impersonated change is in the tenant log");
     assert_eq!(created["actor_user_id"], alice_id);
     assert_eq!(created["impersonator_id"], admin_id);

@@ -128,6 +128,8 @@ async fn apply_json(
     };
     apply::apply(&tx, &tenant.plan.code, id, form, &origin).await?;
     tx.commit().await?;
+    // The application is audited: drop the tenant's cache here before answering.
+    state.cache.invalidate_tenant(tenant.tenant.id).await;
     Ok((
         StatusCode::CREATED,
         axum::Json(Received {

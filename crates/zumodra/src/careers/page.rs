@@ -197,6 +197,8 @@ pub async fn apply_form(
     if let Err(e) = tx.commit().await {
         return error_page(e.into());
     }
+    // The application is audited: drop the tenant's cache here before answering.
+    state.cache.invalidate_tenant(tenant.tenant.id).await;
     let body = format!(
         "<h1>Thank you, {}!</h1><p id=\"thanks\">Your application to {} has been received.</p>\
          <p><a href=\"/careers\">Back to the jobs</a></p>",

@@ -108,7 +108,7 @@ async fn add(
         Some(&audited(&row)),
     )
     .await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     let view = one_view(&state, row).await?;
     Ok((StatusCode::CREATED, axum::Json(view)))
 }
@@ -164,7 +164,7 @@ async fn update(
     )
     .await?;
     let tenant = ctx.tenant.tenant.id;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     if !active {
         session::revoke_user_in_tenant(&state, user_id, tenant).await?;
     }
@@ -202,7 +202,7 @@ async fn remove(
     )
     .await?;
     let tenant = ctx.tenant.tenant.id;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     session::revoke_user_in_tenant(&state, user_id, tenant).await?;
     Ok(StatusCode::NO_CONTENT)
 }

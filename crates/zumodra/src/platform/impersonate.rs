@@ -147,6 +147,7 @@ async fn impersonate(
     .map_err(zumodra_tenancy::Error::from)?;
     drop(conn);
     tx.commit().await?;
+    state.cache.invalidate_tenant(tenant.id).await;
     admin
         .audit(&state, "tenant.impersonate", Some(tenant.id), detail)
         .await?;

@@ -13,7 +13,7 @@ use zumodra_tenancy::TenantTx;
 
 use crate::audit::{self, PlatformEvent};
 use crate::auth::session::{self, Session};
-use crate::cache::TenantKey;
+use crate::cache::{TenantCache, TenantKey};
 use crate::http::error::ApiError;
 use crate::http::extract::ClientAddr;
 use crate::rbac::{Permission, Role};
@@ -111,16 +111,28 @@ impl FromRequestParts<AppState> for TenantSession {
 }
 
 /// A tenant request by an active member: the tenant, the member, and the open
-/// transaction to do the work in (dropped → rolled back; call `commit` for writes).
+/// transaction to do the work in (dropped → rolled back; call [`Ctx::commit`] for
+/// writes).
 pub struct Ctx {
     pub tenant: Arc<TenantEntry>,
     pub member: Member,
     pub session: Session,
     pub tx: TenantTx,
     pub address: ClientAddr,
+    cache: Arc<TenantCache>,
 }
 
 impl Ctx {
+    /// Commit the work, then drop the tenant's cached entries here before the client
+    /// hears back, so that its next read sees the write. (Other instances drop theirs
+    /// when the commit's `NOTIFY`, sent by the audit row, reaches their listener.)
+    pub async fn commit(self) -> Result<(), ApiError> {
+        let tenant = self.tenant.tenant.id;
+        self.tx.commit().await?;
+        self.cache.invalidate_tenant(tenant).await;
+        Ok(())
+    }
+
     /// 403 `forbidden` naming the permission, unless the member has it.
     pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
         if self.member.can(permission) {
@@ -172,6 +184,7 @@ impl FromRequestParts<AppState> for Ctx {
             session,
             tx,
             address: ClientAddr::from_parts(parts, state),
+            cache: state.cache.clone(),
         })
     }
 }

@@ -73,7 +73,7 @@ async fn create(
         Some(&listing),
     )
     .await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(listing)))
 }
 
@@ -111,7 +111,7 @@ async fn update(
         Some(&updated),
     )
     .await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok(axum::Json(updated))
 }
 
@@ -132,6 +132,6 @@ async fn remove(ctx: Ctx, rid: RequestId, PathId(id): PathId) -> ApiResult<Statu
         None::<&()>,
     )
     .await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

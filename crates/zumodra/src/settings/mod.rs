@@ -145,6 +145,6 @@ async fn update(
         Some(&updated),
     )
     .await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok(axum::Json(updated))
 }

@@ -140,7 +140,7 @@ async fn create(
         Some(&app),
     )
     .await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(app)))
 }
 
@@ -184,7 +184,7 @@ async fn update(
         Some(&updated),
     )
     .await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok(axum::Json(updated))
 }
 
@@ -207,6 +207,6 @@ async fn move_stage(
     ApiError::check_version(ENTITY, input.version, current.version)?;
     let moved = queries::move_to(&ctx.tx, &current, &stage, ctx.member.user_id).await?;
     audit_log::record(&ctx, &rid, "move", ENTITY, id, Some(&current), Some(&moved)).await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok(axum::Json(moved))
 }

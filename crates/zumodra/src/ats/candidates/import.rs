@@ -99,7 +99,7 @@ pub async fn import(
         .await?;
     }
     let created = inserted.iter().map(|c| c.id).collect();
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(Imported { created, skipped }),

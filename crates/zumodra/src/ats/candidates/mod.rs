@@ -90,7 +90,7 @@ async fn create(
         Some(&candidate),
     )
     .await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(candidate)))
 }
 
@@ -130,7 +130,7 @@ async fn update(
         Some(&updated),
     )
     .await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok(axum::Json(updated))
 }
 
@@ -151,6 +151,6 @@ async fn remove(ctx: Ctx, rid: RequestId, PathId(id): PathId) -> ApiResult<Statu
         None::<&()>,
     )
     .await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

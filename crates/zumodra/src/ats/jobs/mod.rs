@@ -83,7 +83,7 @@ async fn create(
         Some(&job),
     )
     .await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(job)))
 }
 
@@ -116,7 +116,7 @@ async fn update(
     }
     let job = queries::update(&ctx.tx, id, &draft).await?;
     audit_log::record(&ctx, &rid, "update", ENTITY, id, Some(&current), Some(&job)).await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok(axum::Json(job))
 }
 
@@ -138,7 +138,7 @@ async fn remove(ctx: Ctx, rid: RequestId, PathId(id): PathId) -> ApiResult<Statu
         None::<&()>,
     )
     .await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -202,6 +202,6 @@ async fn transition(
     let job = queries::update(&ctx.tx, id, &draft).await?;
     let action = if to == "open" { "publish" } else { "close" };
     audit_log::record(&ctx, &rid, action, ENTITY, id, Some(&current), Some(&job)).await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok(axum::Json(job))
 }

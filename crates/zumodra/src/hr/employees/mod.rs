@@ -116,7 +116,7 @@ async fn create(
         Some(&employee),
     )
     .await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(employee)))
 }
 
@@ -158,7 +158,7 @@ async fn update(
         Some(&updated),
     )
     .await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok(axum::Json(updated))
 }
 
@@ -179,6 +179,6 @@ async fn remove(ctx: Ctx, rid: RequestId, PathId(id): PathId) -> ApiResult<Statu
         None::<&()>,
     )
     .await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -119,7 +119,7 @@ async fn create(
         Some(&created),
     )
     .await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
@@ -183,7 +183,7 @@ async fn approve(ctx: Ctx, rid: RequestId, PathId(id): PathId) -> ApiResult<axum
         Some(&decided),
     )
     .await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok(axum::Json(decided))
 }
 
@@ -200,7 +200,7 @@ async fn reject(ctx: Ctx, rid: RequestId, PathId(id): PathId) -> ApiResult<axum:
         Some(&decided),
     )
     .await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok(axum::Json(decided))
 }
 
@@ -240,6 +240,6 @@ async fn cancel(ctx: Ctx, rid: RequestId, PathId(id): PathId) -> ApiResult<axum:
         Some(&decided),
     )
     .await?;
-    ctx.tx.commit().await?;
+    ctx.commit().await?;
     Ok(axum::Json(decided))
 }

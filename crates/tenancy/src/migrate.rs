@@ -10,6 +10,12 @@
 //!   behind it for long.
 //! - A failing tenant is recorded (`status = 'failed'`, the error) and does not stop the
 //!   others.
+//! - A killed run is finished by the rerun. PostgreSQL goes on executing a step whose
+//!   client died (the whole step is one message), so a step first locks its tenant's
+//!   ledger row and checks that the version is still the one it starts from: a rerun
+//!   waits for the orphaned step, sees the version moved, and carries on from there.
+//!   The maintenance a `-- @locking` step turns on is recorded in the ledger row in the
+//!   same transaction (`maintenance_by_runner`), so the rerun also turns it off.
 
 use std::time::Duration;
 
@@ -21,6 +27,10 @@ use crate::error::{Error, Result};
 use crate::names::Slug;
 use crate::provision::schema_script;
 use crate::Engine;
+
+/// The SQLSTATE a step raises when its tenant's ledger is no longer at the version the
+/// step starts from (another run moved it).
+const LEDGER_MOVED: &str = "ZM001";
 
 #[derive(Debug, Clone)]
 pub struct MigrateOptions {
@@ -80,7 +90,8 @@ pub struct MigrationStatus {
 }
 
 impl Engine {
-    /// Tenants whose schema is behind the latest version: one query.
+    /// Tenants whose schema is behind the latest version, or that a killed run left in
+    /// maintenance: one query.
     pub async fn pending_tenants(&self) -> Result<Vec<PendingTenant>> {
         let conn = self.shared().await?;
         let latest = self.inner.tenant_migrations.latest();
@@ -89,7 +100,7 @@ impl Engine {
                 "select t.id, t.slug, coalesce(m.version, 0) from public.tenants t \
                  left join public.tenant_migrations m on m.tenant_id = t.id \
                  where t.status not in ('provisioning', 'deleting', 'deleted') \
-                   and coalesce(m.version, 0) < $1 \
+                   and (coalesce(m.version, 0) < $1 or coalesce(m.maintenance_by_runner, false)) \
                  order by t.id",
                 &[&latest],
             )
@@ -177,25 +188,25 @@ impl Engine {
                     other => break other,
                 }
             };
-            if let Err(e) = result {
-                let error = describe(&e);
-                if let Ok(conn) = pool.get().await {
-                    let _ = conn
-                        .execute(
-                            "update public.tenant_migrations set status = 'failed', error = $2, \
-                             finished_at = now(), updated_at = now() where tenant_id = $1",
-                            &[&pending.tenant.id.0, &error],
-                        )
-                        .await;
+            match result {
+                Ok(()) => version = next,
+                // Another run (a killed one's orphaned step) moved the ledger: go on from
+                // where it is now.
+                Err(e) if e.sqlstate() == Some(LEDGER_MOVED) => {
+                    match ledger_version(pool, pending.tenant.id).await {
+                        Ok(now) if now > version => {
+                            tracing::info!(tenant = %slug, from = version, to = now, "another run migrated this tenant meanwhile");
+                            version = now;
+                        }
+                        Ok(_) => return self.record_failure(pool, pending, next, &e).await,
+                        Err(e2) => return self.record_failure(pool, pending, next, &e2).await,
+                    }
                 }
-                tracing::error!(tenant = %slug, version = next, error = %error, "tenant migration failed");
-                return TenantOutcome::Failed {
-                    slug,
-                    version: next,
-                    error,
-                };
+                Err(e) => return self.record_failure(pool, pending, next, &e).await,
             }
-            version = next;
+        }
+        if let Err(e) = release_maintenance(pool, &pending.tenant).await {
+            return self.record_failure(pool, pending, version, &e).await;
         }
         TenantOutcome::Migrated {
             slug,
@@ -204,9 +215,41 @@ impl Engine {
         }
     }
 
+    /// Record a failed tenant (its ledger row says `failed`, with the error) and take it
+    /// out of any maintenance this runner put it in.
+    async fn record_failure(
+        &self,
+        pool: &deadpool_postgres::Pool,
+        pending: &PendingTenant,
+        version: i32,
+        e: &Error,
+    ) -> TenantOutcome {
+        let error = describe(e);
+        if let Ok(conn) = pool.get().await {
+            let _ = conn
+                .execute(
+                    "update public.tenant_migrations set status = 'failed', error = $2, \
+                     finished_at = now(), updated_at = now() where tenant_id = $1",
+                    &[&pending.tenant.id.0, &error],
+                )
+                .await;
+        }
+        if let Err(e) = release_maintenance(pool, &pending.tenant).await {
+            tracing::error!(tenant = %pending.tenant.slug, error = %e, "could not take the tenant out of maintenance");
+        }
+        tracing::error!(tenant = %pending.tenant.slug, version, error = %error, "tenant migration failed");
+        TenantOutcome::Failed {
+            slug: pending.tenant.slug.clone(),
+            version,
+            error,
+        }
+    }
+
     /// One version of one tenant. A migration marked `-- @locking` runs with the tenant
     /// in maintenance (its users get 503 `tenant_unavailable`), unless an operator had
-    /// already put it there — then it stays as the operator left it.
+    /// already put it there — then it stays as the operator left it. The runner's
+    /// maintenance is recorded in the ledger row in the same transaction, and lifted by
+    /// [`release_maintenance`] — by this run, or by the rerun if this one is killed.
     async fn migrate_step(
         &self,
         pool: &deadpool_postgres::Pool,
@@ -218,8 +261,9 @@ impl Engine {
         if !self.inner.tenant_migrations.is_locking(to) {
             return self.migrate_step_in_tx(pool, tenant, from, to, opts).await;
         }
-        let conn = pool.get().await?;
-        let switched_on = conn
+        let mut conn = pool.get().await?;
+        let tx = conn.transaction().await?;
+        let switched_on = tx
             .query_opt(
                 "update public.tenants set maintenance = true, updated_at = now() \
                  where id = $1 and not maintenance returning id",
@@ -228,17 +272,18 @@ impl Engine {
             .await?
             .is_some();
         if switched_on {
-            crate::catalog::notify_tenant_changed(&conn, &tenant.slug).await?;
-        }
-        let result = self.migrate_step_in_tx(pool, tenant, from, to, opts).await;
-        if switched_on {
-            conn.execute(
-                "update public.tenants set maintenance = false, updated_at = now() where id = $1",
+            tx.execute(
+                "update public.tenant_migrations set maintenance_by_runner = true, \
+                 updated_at = now() where tenant_id = $1",
                 &[&tenant.id.0],
             )
             .await?;
-            crate::catalog::notify_tenant_changed(&conn, &tenant.slug).await?;
+            crate::catalog::notify_tenant_changed(&tx, &tenant.slug).await?;
         }
+        tx.commit().await?;
+        drop(conn);
+        let result = self.migrate_step_in_tx(pool, tenant, from, to, opts).await;
+        release_maintenance(pool, tenant).await?;
         result
     }
 
@@ -252,23 +297,35 @@ impl Engine {
         opts: &MigrateOptions,
     ) -> Result<()> {
         let conn = pool.get().await?;
+        // Only a ledger still at `from` says `running` (after an orphaned step of a
+        // killed run committed, it stays as that step left it).
         conn.execute(
             "insert into public.tenant_migrations (tenant_id, version, status, started_at) \
              values ($1, $2, 'running', now()) on conflict (tenant_id) do update \
-             set status = 'running', started_at = now(), error = null, updated_at = now()",
+             set status = 'running', started_at = now(), error = null, updated_at = now() \
+             where public.tenant_migrations.version = excluded.version",
             &[&tenant.id.0, &from],
         )
         .await?;
         let schema = tenant.slug.schema_name();
         let role = self.inner.prefix.tenant_role(&tenant.slug);
-        // Integers from our own catalog are the only values formatted in here.
+        // Integers from our own catalog are the only values formatted in here. The
+        // ledger row is locked first: a concurrent step of the same tenant (a killed
+        // run's, still executing) is waited for, and then seen to have moved it.
         let script = format!(
-            "begin; set local lock_timeout = '{}ms';\n{}\n\
+            "begin; set local lock_timeout = '{}ms';\n\
+             do $$ begin \
+               perform 1 from public.tenant_migrations where tenant_id = {id} and version = {from} for update; \
+               if not found then \
+                 raise exception 'the ledger of tenant {id} is no longer at version {from}' using errcode = '{LEDGER_MOVED}'; \
+               end if; \
+             end $$;\n{}\n\
              update public.tenant_migrations set version = {to}, status = 'ok', error = null, \
              finished_at = now(), updated_at = now() where tenant_id = {};\ncommit;",
             opts.lock_timeout.as_millis(),
             schema_script(self, &schema, &role, from, to),
             tenant.id.0,
+            id = tenant.id.0,
         );
         if let Err(e) = conn.batch_execute(&script).await {
             // A multi-statement message stops at the first error with the transaction
@@ -311,6 +368,43 @@ impl Engine {
             failed,
         })
     }
+}
+
+/// The version a tenant's ledger row says.
+async fn ledger_version(pool: &deadpool_postgres::Pool, tenant: TenantId) -> Result<i32> {
+    let conn = pool.get().await?;
+    let row = conn
+        .query_one(
+            "select version from public.tenant_migrations where tenant_id = $1",
+            &[&tenant.0],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// Take the tenant out of the maintenance the runner put it in (this run or a killed
+/// one), if it did: the ledger's mark and the flag go together, in one transaction.
+async fn release_maintenance(pool: &deadpool_postgres::Pool, tenant: &TenantRef) -> Result<()> {
+    let mut conn = pool.get().await?;
+    let tx = conn.transaction().await?;
+    let marked = tx
+        .query_opt(
+            "update public.tenant_migrations set maintenance_by_runner = false, updated_at = now() \
+             where tenant_id = $1 and maintenance_by_runner returning tenant_id",
+            &[&tenant.id.0],
+        )
+        .await?
+        .is_some();
+    if marked {
+        tx.execute(
+            "update public.tenants set maintenance = false, updated_at = now() where id = $1",
+            &[&tenant.id.0],
+        )
+        .await?;
+        crate::catalog::notify_tenant_changed(&tx, &tenant.slug).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 fn describe(e: &Error) -> String {

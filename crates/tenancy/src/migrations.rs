@@ -80,6 +80,11 @@ impl Migrations {
                 "warm_pool",
                 include_str!("../../../migrations/shared/0003_warm_pool.sql"),
             ),
+            (
+                4,
+                "runner_maintenance",
+                include_str!("../../../migrations/shared/0004_runner_maintenance.sql"),
+            ),
         ])
     }
 

@@ -211,3 +211,74 @@ async fn a_locking_migration_runs_with_the_tenant_in_maintenance() {
         "left as the operator set it"
     );
 }
+
+/// What a run killed mid-step leaves behind: PostgreSQL finishes the orphaned step on
+/// its own (here: a superuser transaction doing what a step does, committed while the
+/// rerun is already waiting), and the tenant the killed run put in maintenance stays
+/// there. The rerun waits for the orphan, carries on from the version it reached without
+/// a failure, and lifts the runner's maintenance (not an operator's).
+#[tokio::test]
+async fn a_rerun_finishes_what_a_killed_run_left() {
+    let db = TestDb::with(|c| {
+        c.tenant_migrations = Migrations::tenant().with(
+            "locking",
+            "-- @locking\nalter table ats_job add column priority integer;",
+        )
+    })
+    .await;
+    let orphaned = create_at(&db.engine, "orphaned", 1).await;
+    let stuck = create_at(&db.engine, "stuck", 1).await;
+    let held = create_at(&db.engine, "held", 1).await;
+    let su = db.superuser().await;
+    // `stuck`: the killed run had put it in maintenance and its step committed (v2).
+    // `held`: an operator's maintenance; `orphaned`: in maintenance, step still running.
+    su.batch_execute(&format!(
+        "update public.tenants set maintenance = true where id in ({}, {}, {});
+         update public.tenant_migrations set maintenance_by_runner = true where tenant_id in ({}, {});
+         alter table tenant_stuck.ats_job add column priority integer;
+         update public.tenant_migrations set version = 2 where tenant_id = {};",
+        orphaned.id.0, stuck.id.0, held.id.0, orphaned.id.0, stuck.id.0, stuck.id.0,
+    ))
+    .await
+    .unwrap();
+    su.batch_execute(&format!(
+        "begin;
+         select 1 from public.tenant_migrations where tenant_id = {0} for update;
+         alter table tenant_orphaned.ats_job add column priority integer;
+         update public.tenant_migrations set version = 2, status = 'ok' where tenant_id = {0};",
+        orphaned.id.0,
+    ))
+    .await
+    .unwrap();
+    let pending = db.engine.pending_tenants().await.unwrap();
+    let mut slugs: Vec<String> = pending.iter().map(|p| p.tenant.slug.to_string()).collect();
+    slugs.sort();
+    assert_eq!(slugs, ["held", "orphaned", "stuck"]);
+    let commit_later = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        su.batch_execute("commit").await.unwrap();
+    };
+    let opts = MigrateOptions::default();
+    let (report, ()) = tokio::join!(
+        db.engine.migrate_tenants(pending, &opts, &|_| {}),
+        commit_later
+    );
+    let report = report.unwrap();
+    assert_eq!(
+        (report.migrated, report.failed.len()),
+        (3, 0),
+        "{:?}",
+        report.failed
+    );
+    let status = db.engine.migration_status().await.unwrap();
+    assert_eq!(status.counts, vec![(2, "ok".to_string(), 3)]);
+    assert!(!db.engine.tenant("orphaned").await.unwrap().maintenance);
+    assert!(!db.engine.tenant("stuck").await.unwrap().maintenance);
+    assert!(
+        db.engine.tenant("held").await.unwrap().maintenance,
+        "an operator's maintenance stays"
+    );
+    for schema in ["tenant_orphaned", "tenant_stuck", "tenant_held"] {
+        assert!(has_priority(&db, schema).await, "{schema}");
+    }
+}

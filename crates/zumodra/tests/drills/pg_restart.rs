@@ -119,8 +119,7 @@ async fn postgres_restart_mid_load() {
     eprintln!(
         "drill pg_restart: requests {}, answers {:?}; stop took {} ms, down {} ms; \
          during the outage {} answers (slowest {} ms); recovery after PostgreSQL's return {:?} ms; \
-         acknowledged {}, present {}, lost {}; rows stored {} (the extra ones were committed \
-         but their answer was lost in the outage)",
+         acknowledged {}, present {}, lost {}; candidate rows stored {}",
         outcomes.len(),
         histogram(&outcomes),
         ms(down - stopping),

@@ -90,6 +90,7 @@ async fn states(su: &Client) -> Vec<(String, i32, String, i32, bool)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fleet_migration_killed_mid_run() {
+    let _serial = crate::support::one_at_a_time().await;
     let db = TestDb::with(|c| c.tenant_migrations = migrations()).await;
     let engine = db.engine.clone();
     futures::stream::iter(0..TENANTS)

@@ -18,6 +18,7 @@ const RECOVERY_LIMIT: Duration = Duration::from_secs(5);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_restart_mid_load() {
+    let _serial = crate::support::one_at_a_time().await;
     let mut cluster = tokio::task::spawn_blocking(|| Cluster::start(true))
         .await
         .unwrap();

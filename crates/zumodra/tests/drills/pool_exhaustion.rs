@@ -37,6 +37,7 @@ async fn timed_get(port: u16, path: &str, token: &str) -> (u16, String, Duration
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pool_exhausted_by_slow_queries() {
+    let _serial = crate::support::one_at_a_time().await;
     let db = TestDb::with(|c| {
         c.pool_size = POOL;
         c.pool_timeout = POOL_TIMEOUT;

@@ -298,6 +298,7 @@ async fn sessions(port: u16, f: Arc<Findings>, stop: Arc<AtomicBool>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_stopped_mid_load() {
+    let _serial = crate::support::one_at_a_time().await;
     let mut redis = Redis::start();
     let db = TestDb::new().await;
     db.engine

@@ -104,6 +104,7 @@ async fn login(port: u16, host: &str, path: &str, email: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn server_sigkill_mid_load() {
+    let _serial = crate::support::one_at_a_time().await;
     let db = TestDb::new().await;
     let engine = db.engine.clone();
     engine

@@ -496,3 +496,10 @@ pub async fn present_ids(
     .map(|r| r.get(0))
     .collect()
 }
+
+/// The drills run one at a time: each is a load with timing verdicts, and two at once
+/// on a small machine would measure each other.
+pub async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    SERIAL.lock().await
+}

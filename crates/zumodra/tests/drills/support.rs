@@ -390,6 +390,8 @@ pub struct Outcome {
     /// The id of what a 2xx created.
     pub id: Option<i64>,
     pub error: Option<String>,
+    /// The port the request went to (which server process).
+    pub port: u16,
 }
 
 /// `clients` concurrent writers creating candidates in the tenant `slug` until `stop`
@@ -419,9 +421,10 @@ pub async fn candidate_writers(
                     "email": format!("c{c}-{n}-{:x}@drill.test", rand::random::<u32>()),
                 });
                 let started = Instant::now();
+                let to = port.load(SeqCst);
                 let r = try_send(
                     &client,
-                    port.load(SeqCst),
+                    to,
                     Method::POST,
                     &host,
                     "/api/v1/candidates",
@@ -437,6 +440,7 @@ pub async fn candidate_writers(
                         code: r.code().to_owned(),
                         id: r.body["id"].as_i64().filter(|_| r.status == 201),
                         error: None,
+                        port: to,
                     },
                     Err(e) => Outcome {
                         at: Instant::now(),
@@ -445,6 +449,7 @@ pub async fn candidate_writers(
                         code: String::new(),
                         id: None,
                         error: Some(e),
+                        port: to,
                     },
                 };
                 let pause = if o.status == 201 { 5 } else { 50 };

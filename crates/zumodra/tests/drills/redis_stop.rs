@@ -103,7 +103,7 @@ async fn writer(c: usize, port: u16, token: String, f: Arc<Findings>, stop: Arc<
                 }
                 _ => false,
             }
-        } else if k % 2 == 0 {
+        } else if k.is_multiple_of(2) {
             let (id, _, version) = open[0].clone();
             let title = format!("w{c} job {id} renamed {k}");
             let r = call(

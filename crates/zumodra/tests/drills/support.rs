@@ -330,8 +330,9 @@ pub async fn connect(config: &tokio_postgres::Config) -> tokio_postgres::Client 
     client
 }
 
-/// Schemas and roles that exist in PostgreSQL but not in the catalog (and the
-/// reverse): `(orphan schemas, orphan roles, catalog rows without schema or role)`.
+/// Schemas and roles that exist in PostgreSQL but not in the catalog — tenant
+/// schemas and roles not in `public.tenants`, warm ones not in `public.warm_schemas` —
+/// and the reverse: `(orphan schemas, orphan roles, catalog rows without schema or role)`.
 pub async fn orphans(
     su: &tokio_postgres::Client,
     prefix: &str,
@@ -341,8 +342,11 @@ pub async fn orphans(
     };
     let schemas = strings(
         su.query(
-            "select n.nspname::text from pg_namespace n where n.nspname like 'tenant\\_%' \
-             and not exists (select 1 from public.tenants t where t.schema_name = n.nspname)",
+            "select n.nspname::text from pg_namespace n \
+             where (n.nspname like 'tenant\\_%' \
+                    and not exists (select 1 from public.tenants t where t.schema_name = n.nspname)) \
+                or (n.nspname like 'warm\\_%' \
+                    and not exists (select 1 from public.warm_schemas w where w.schema_name = n.nspname))",
             &[],
         )
         .await
@@ -353,7 +357,8 @@ pub async fn orphans(
         su.query(
             "select r.rolname::text from pg_roles r where r.rolname like $1 \
              and r.rolname not in ($2, $3) \
-             and not exists (select 1 from public.tenants t where t.role_name = r.rolname)",
+             and not exists (select 1 from public.tenants t where t.role_name = r.rolname) \
+             and not exists (select 1 from public.warm_schemas w where w.role_name = r.rolname)",
             &[&like, &format!("{prefix}app"), &format!("{prefix}tenants")],
         )
         .await

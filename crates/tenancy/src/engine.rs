@@ -7,10 +7,13 @@
 //!   tenant role. All request work goes through it: outside a tenant transaction it can
 //!   read no tenant schema, inside one it is exactly the tenant's role.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    Hook, HookError, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
+};
 use tokio_postgres::NoTls;
 
 use crate::error::{Error, Result};
@@ -40,6 +43,68 @@ pub struct EngineConfig {
     /// Schemas kept built ahead of demand for new tenants (`warm.rs`); 0 disables the
     /// warm pool: every tenant is then built from scratch.
     pub warm_pool_size: usize,
+    /// When pooled connections are closed and replaced (both pools), so that each
+    /// PostgreSQL backend's catalog caches — which grow with every tenant it serves —
+    /// are dropped now and then.
+    pub recycling: Recycling,
+}
+
+/// When a pooled connection is retired: checked each time it is taken from the pool; a
+/// connection past either limit is closed there and a fresh one is opened in its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recycling {
+    /// Retire a connection after this long. Each connection's own limit lies between
+    /// 80 % and 100 % of it (derived from its creation time), so the connections opened
+    /// together at start-up do not all reconnect in the same second. `None`: no limit.
+    pub max_age: Option<Duration>,
+    /// Retire a connection after it was handed out this many times (one tenant
+    /// transaction or one shared-catalog use each). `None`: no limit.
+    pub max_uses: Option<u64>,
+}
+
+impl Default for Recycling {
+    /// 30 minutes, 100,000 uses (about 4 minutes per connection at full load on 16
+    /// connections here; see docs/operations.md).
+    fn default() -> Self {
+        Self {
+            max_age: Some(Duration::from_secs(30 * 60)),
+            max_uses: Some(100_000),
+        }
+    }
+}
+
+impl Recycling {
+    /// Neither limit: connections live until they fail.
+    pub const NEVER: Self = Self {
+        max_age: None,
+        max_uses: None,
+    };
+
+    /// `true` when a connection with these metrics must not be used again.
+    pub(crate) fn is_due(&self, metrics: &deadpool_postgres::Metrics) -> bool {
+        // Handed out `recycle_count + 1` times so far (the first time was not a recycle).
+        let uses = metrics.recycle_count as u64 + 1;
+        if self.max_uses.is_some_and(|max| uses >= max) {
+            return true;
+        }
+        match self.max_age {
+            Some(max) => metrics.age() >= lifetime(max, metrics.created),
+            None => false,
+        }
+    }
+}
+
+/// `max` minus up to a fifth of it, the same for a connection every time it is asked.
+fn lifetime(max: Duration, created: std::time::Instant) -> Duration {
+    use std::hash::{Hash, Hasher};
+    let spread = max / 5;
+    let nanos = spread.as_nanos() as u64;
+    if nanos == 0 {
+        return max;
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    created.hash(&mut hasher);
+    max - Duration::from_nanos(hasher.finish() % nanos)
 }
 
 impl EngineConfig {
@@ -54,6 +119,7 @@ impl EngineConfig {
             tenant_migrations: Migrations::tenant(),
             tenant_affinity: true,
             warm_pool_size: 0,
+            recycling: Recycling::default(),
         }
     }
 }
@@ -74,6 +140,8 @@ pub(crate) struct Inner {
     pub(crate) base_domain: String,
     pub(crate) tenant_migrations: Migrations,
     pub(crate) admin_is_superuser: bool,
+    /// Connections closed by [`Recycling`] (both pools).
+    pub(crate) retired: Arc<AtomicU64>,
     /// Told how long each tenant switch (the `BEGIN; SET LOCAL …` round trip) took.
     pub(crate) switch_observer: std::sync::OnceLock<SwitchObserver>,
     /// The warm pool's target size (0: disabled).
@@ -85,10 +153,18 @@ pub(crate) struct Inner {
 /// A callback that receives the duration of every tenant switch (for a histogram).
 pub type SwitchObserver = Arc<dyn Fn(Duration) + Send + Sync>;
 
+/// How the pools of one engine retire connections, and the counter of those retired.
+#[derive(Clone, Default)]
+pub(crate) struct Retire {
+    pub(crate) recycling: Option<Recycling>,
+    pub(crate) retired: Arc<AtomicU64>,
+}
+
 pub(crate) fn make_pool(
     config: tokio_postgres::Config,
     size: usize,
     timeout: Duration,
+    retire: &Retire,
 ) -> Result<Pool> {
     let manager = Manager::from_config(
         config,
@@ -97,7 +173,21 @@ pub(crate) fn make_pool(
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    Pool::builder(manager)
+    let mut builder = Pool::builder(manager);
+    if let Some(recycling) = retire.recycling.filter(|r| *r != Recycling::NEVER) {
+        let retired = retire.retired.clone();
+        // Before a pooled connection is handed out again: a failed hook makes deadpool
+        // drop it (closing the backend) and take another one or open a new one.
+        builder = builder.pre_recycle(Hook::sync_fn(move |_, metrics| {
+            if recycling.is_due(metrics) {
+                retired.fetch_add(1, Relaxed);
+                Err(HookError::message("connection retired (age or use count)"))
+            } else {
+                Ok(())
+            }
+        }));
+    }
+    builder
         .max_size(size.max(1))
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(timeout))
@@ -124,10 +214,15 @@ impl Engine {
     pub async fn connect(config: EngineConfig) -> Result<Self> {
         let base_domain = crate::catalog::normalize_domain(&config.base_domain)
             .ok_or_else(|| Error::InvalidDomain(config.base_domain.clone()))?;
+        let retire = Retire {
+            recycling: Some(config.recycling),
+            retired: Arc::default(),
+        };
         let admin = make_pool(
             config.database.clone(),
             config.admin_pool_size,
             config.pool_timeout,
+            &retire,
         )?;
         let (prefix, password, admin_is_superuser) = {
             let mut conn = admin.get().await?;
@@ -143,6 +238,7 @@ impl Engine {
             config.pool_size,
             config.pool_timeout,
             config.tenant_affinity,
+            &retire,
         )?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -154,6 +250,7 @@ impl Engine {
                 base_domain,
                 tenant_migrations: config.tenant_migrations,
                 admin_is_superuser,
+                retired: retire.retired,
                 switch_observer: std::sync::OnceLock::new(),
                 warm_pool_size: config.warm_pool_size,
                 warm_wakeup: tokio::sync::Notify::new(),
@@ -208,6 +305,12 @@ impl Engine {
     /// The runtime pool's state: (connections open, connections idle, max size).
     pub fn pool_status(&self) -> (usize, usize, usize) {
         self.inner.runtime.status()
+    }
+
+    /// How many pooled connections were closed and replaced because of their age or use
+    /// count ([`Recycling`]) since the engine started.
+    pub fn connections_retired(&self) -> u64 {
+        self.inner.retired.load(Relaxed)
     }
 
     /// `true` when PostgreSQL answers through the runtime pool.

@@ -38,7 +38,7 @@ mod tx;
 mod warm;
 
 pub use catalog::{Domain, Tenant, TenantId, TenantRef, TenantStatus, User};
-pub use engine::{Engine, EngineConfig, SwitchObserver};
+pub use engine::{Engine, EngineConfig, Recycling, SwitchObserver};
 pub use error::{Error, Result};
 pub use lifecycle::DEFAULT_DROP_BATCH;
 pub use migrate::{MigrateOptions, MigrateReport, MigrationStatus, PendingTenant, TenantOutcome};

@@ -22,7 +22,7 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use crate::catalog::{TenantId, TenantRef};
-use crate::engine::make_pool;
+use crate::engine::{make_pool, Retire};
 use crate::error::{Error, Result};
 use crate::names::Slug;
 use crate::provision::schema_script;
@@ -136,6 +136,8 @@ impl Engine {
             self.inner.admin_config.clone(),
             concurrency,
             Duration::from_secs(30),
+            // Short-lived: it ends with the run.
+            &Retire::default(),
         )?;
         let outcomes: Vec<TenantOutcome> = futures::stream::iter(pending)
             .map(|p| {

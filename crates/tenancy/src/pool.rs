@@ -15,7 +15,7 @@ use std::time::Duration;
 use deadpool_postgres::{Object, Pool, PoolError, TimeoutType, Timeouts};
 
 use crate::catalog::TenantId;
-use crate::engine::make_pool;
+use crate::engine::{make_pool, Retire};
 use crate::error::Result;
 
 /// Connections per shard: a tenant's home is this many backends.
@@ -33,6 +33,7 @@ impl RuntimePool {
         size: usize,
         timeout: Duration,
         affinity: bool,
+        retire: &Retire,
     ) -> Result<Self> {
         let size = size.max(1);
         let shard_size = if affinity { SHARD_SIZE } else { size };
@@ -41,7 +42,7 @@ impl RuntimePool {
             .map(|i| {
                 // Spread `size` connections over the shards (the last may be smaller).
                 let this = (size - i * shard_size).min(shard_size);
-                make_pool(config.clone(), this, timeout)
+                make_pool(config.clone(), this, timeout, retire)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {

@@ -26,6 +26,13 @@ pub struct Settings {
     pub admin_pool_size: usize,
     /// `ZUMODRA_POOL_TIMEOUT_MS`: the longest wait for a pooled connection.
     pub pool_timeout: Duration,
+    /// `ZUMODRA_POOL_MAX_AGE_SECS` (default 1800, 0 = no limit): a pooled connection is
+    /// closed and replaced once this old (each one between 80 % and 100 % of it), so
+    /// PostgreSQL backends do not keep the catalog caches of every tenant they served.
+    pub pool_max_age: Option<Duration>,
+    /// `ZUMODRA_POOL_MAX_USES` (default 100000, 0 = no limit): … or once handed out this
+    /// many times (one transaction each).
+    pub pool_max_uses: Option<u64>,
     /// `ZUMODRA_REQUEST_TIMEOUT_MS`.
     pub request_timeout: Duration,
     /// `ZUMODRA_BODY_LIMIT_BYTES` (default 1 MiB).
@@ -118,6 +125,8 @@ impl Default for Settings {
             pool_size: 16,
             admin_pool_size: 4,
             pool_timeout: Duration::from_secs(5),
+            pool_max_age: zumodra_tenancy::Recycling::default().max_age,
+            pool_max_uses: zumodra_tenancy::Recycling::default().max_uses,
             request_timeout: Duration::from_secs(30),
             body_limit_bytes: 1024 * 1024,
             session_ttl: Duration::from_secs(12 * 3600),
@@ -152,6 +161,8 @@ const KEYS: &[&str] = &[
     "pool_size",
     "admin_pool_size",
     "pool_timeout_ms",
+    "pool_max_age_secs",
+    "pool_max_uses",
     "request_timeout_ms",
     "body_limit_bytes",
     "session_ttl_secs",
@@ -277,6 +288,23 @@ impl Settings {
                         positive(raw).ok_or_else(|| bad("milliseconds, from 1"))? as u64,
                     )
                 }
+                "pool_max_age_secs" => {
+                    let secs = raw
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| *n == 0 || *n >= 10)
+                        .ok_or_else(|| bad("seconds, at least 10, or 0 for no limit"))?;
+                    s.pool_max_age = (secs > 0).then(|| Duration::from_secs(secs))
+                }
+                "pool_max_uses" => {
+                    let uses = raw
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                        .ok_or_else(|| bad("a whole number, or 0 for no limit"))?;
+                    s.pool_max_uses = (uses > 0).then_some(uses)
+                }
                 "request_timeout_ms" => {
                     s.request_timeout = Duration::from_millis(
                         positive(raw).ok_or_else(|| bad("milliseconds, from 1"))? as u64,
@@ -388,6 +416,24 @@ mod tests {
         assert_eq!(s.warm_pool_size, 0);
         let err = Settings::load_from(None, &env(&[("ZUMODRA_WARM_POOL_SIZE", "-1")])).unwrap_err();
         assert!(err.to_string().contains("ZUMODRA_WARM_POOL_SIZE"), "{err}");
+        assert_eq!(s.pool_max_age, Some(Duration::from_secs(1800)));
+        assert_eq!(s.pool_max_uses, Some(100_000));
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                ("ZUMODRA_POOL_MAX_AGE_SECS", "0"),
+                ("ZUMODRA_POOL_MAX_USES", "500"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.pool_max_age, None);
+        assert_eq!(s.pool_max_uses, Some(500));
+        let err =
+            Settings::load_from(None, &env(&[("ZUMODRA_POOL_MAX_AGE_SECS", "5")])).unwrap_err();
+        assert!(
+            err.to_string().contains("ZUMODRA_POOL_MAX_AGE_SECS"),
+            "{err}"
+        );
         let err = Settings::load_from(None, &env(&[("ZUMODRA_POOL_SIZE", "many")])).unwrap_err();
         assert!(err.to_string().contains("ZUMODRA_POOL_SIZE"), "{err}");
         let err = Settings::load_from(None, &env(&[("ZUMODRA_BIND", "nowhere")])).unwrap_err();

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use zumodra_tenancy::embedded::{ClusterOptions, EmbeddedPostgres};
-use zumodra_tenancy::{Engine, EngineConfig};
+use zumodra_tenancy::{Engine, EngineConfig, Recycling};
 
 use crate::config::Settings;
 
@@ -33,6 +33,10 @@ impl Database {
         config.admin_pool_size = settings.admin_pool_size;
         config.pool_timeout = settings.pool_timeout;
         config.warm_pool_size = settings.warm_pool_size;
+        config.recycling = Recycling {
+            max_age: settings.pool_max_age,
+            max_uses: settings.pool_max_uses,
+        };
         let engine = Engine::connect(config)
             .await
             .context("connecting to PostgreSQL")?;

@@ -56,7 +56,7 @@ impl Metrics {
     }
 
     /// The Prometheus exposition text.
-    pub fn render(&self, pool: (usize, usize, usize)) -> String {
+    pub fn render(&self, pool: (usize, usize, usize), retired: u64) -> String {
         let mut out = String::new();
         let cache = self.cache.snapshot();
         let mut counter = |name: &str, help: &str, rows: &[(&str, u64)]| {
@@ -134,7 +134,10 @@ impl Metrics {
              # TYPE zumodra_db_pool_connections gauge\n\
              zumodra_db_pool_connections{{state=\"open\"}} {size}\n\
              zumodra_db_pool_connections{{state=\"idle\"}} {idle}\n\
-             zumodra_db_pool_connections{{state=\"max\"}} {max}"
+             zumodra_db_pool_connections{{state=\"max\"}} {max}\n\
+             # HELP zumodra_db_pool_retired_total Pooled connections closed and replaced for their age or use count.\n\
+             # TYPE zumodra_db_pool_retired_total counter\n\
+             zumodra_db_pool_retired_total {retired}"
         );
         self.http_duration.render(
             &mut out,
@@ -157,6 +160,9 @@ pub async fn metrics(
 ) -> ApiResult<impl IntoResponse> {
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(state.engine.pool_status()),
+        state.metrics.render(
+            state.engine.pool_status(),
+            state.engine.connections_retired(),
+        ),
     ))
 }

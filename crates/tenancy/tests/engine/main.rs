@@ -12,6 +12,7 @@ mod jobs;
 mod lifecycle;
 mod migrate;
 mod provisioning;
+mod recycling;
 mod report;
 mod source_rules;
 mod support;

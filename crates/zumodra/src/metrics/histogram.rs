@@ -123,7 +123,7 @@ mod tests {
         let m = crate::metrics::Metrics::default();
         m.observe_response(200, Duration::from_millis(3));
         m.tenant_switch.observe(Duration::from_micros(120));
-        let text = m.render((3, 1, 16));
+        let text = m.render((3, 1, 16), 2);
         for name in [
             "zumodra_http_requests_total{status=\"2xx\"} 1",
             "zumodra_http_request_duration_seconds_bucket{le=\"0.005\"} 1",
@@ -133,6 +133,7 @@ mod tests {
             "zumodra_cross_tenant_attempts_total 0",
             "zumodra_cache_requests_total{result=\"error\"} 0",
             "zumodra_db_pool_connections{state=\"open\"} 3",
+            "zumodra_db_pool_retired_total 2",
             "zumodra_jobs_total{result=\"dead\"} 0",
         ] {
             assert!(text.contains(name), "{name} missing from:\n{text}");

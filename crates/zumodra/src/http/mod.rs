@@ -8,6 +8,7 @@
 pub mod error;
 pub mod extract;
 pub mod pagination;
+pub mod timestamp;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -66,6 +66,12 @@ async fn create_read_update_publish_close_delete() {
     let published = r.ok(200);
     assert_eq!(published["status"], "open");
     assert!(published["published_at"].is_string());
+    // The list writes its jobs from borrowed rows (issue #7), the single job from an
+    // owned one: every field reads the same.
+    let shown = app.get(&h, &format!("/api/v1/jobs/{id}"), Some(&t)).await;
+    let listed = app.get(&h, "/api/v1/jobs", Some(&t)).await;
+    assert_eq!(listed.ok(200)["items"][0], *shown.ok(200));
+    assert_eq!(*shown.ok(200), *published);
     let r = app
         .post(&h, &format!("/api/v1/jobs/{id}/close"), Some(&t), json!({}))
         .await;

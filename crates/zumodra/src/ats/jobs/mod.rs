@@ -12,6 +12,7 @@ pub mod model;
 pub mod queries;
 
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
@@ -20,7 +21,7 @@ use self::model::{Job, JobDraft, JobInput, STATUSES};
 use crate::audit_log::{self, RequestId};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, PathId, Query};
-use crate::http::pagination::{Page, Paged};
+use crate::http::pagination::Page;
 use crate::quota::{self, Limit};
 use crate::rbac::{Ctx, Permission};
 use crate::state::AppState;
@@ -43,8 +44,9 @@ pub struct ListParams {
     pub status: Option<String>,
 }
 
-/// `GET /api/v1/jobs?limit=&cursor=&status=`
-async fn list(ctx: Ctx, Query(params): Query<ListParams>) -> ApiResult<axum::Json<Paged<Job>>> {
+/// `GET /api/v1/jobs?limit=&cursor=&status=`: a [`Paged`](crate::http::pagination::Paged) of [`Job`]s, written while the
+/// rows they borrow from are still here.
+async fn list(ctx: Ctx, Query(params): Query<ListParams>) -> ApiResult<Response> {
     ctx.require(Permission::JobsView)?;
     ctx.require_feature(FEATURE)?;
     let page = Page::parse(params.limit.as_deref(), params.cursor.as_deref())?;
@@ -57,8 +59,13 @@ async fn list(ctx: Ctx, Query(params): Query<ListParams>) -> ApiResult<axum::Jso
             ));
         }
     }
-    let jobs = queries::list(&ctx.tx, status.as_deref(), page).await?;
-    Ok(axum::Json(page.finish(jobs, |j| j.id)))
+    let rows = queries::list(&ctx.tx, status.as_deref(), page).await?;
+    let jobs = rows
+        .iter()
+        .map(Job::<&str>::from_row)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::from(zumodra_tenancy::Error::from(e)))?;
+    Ok(axum::Json(page.finish(jobs, |j| j.id)).into_response())
 }
 
 /// `POST /api/v1/jobs` → 201 with the job.

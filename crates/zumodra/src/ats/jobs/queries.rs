@@ -1,24 +1,20 @@
 //! The job queries. Each takes the tenant transaction: no schema name, no pool.
 
+use zumodra_tenancy::tokio_postgres::Row;
 use zumodra_tenancy::TenantTx;
 
 use super::model::{job_columns, Job, JobDraft};
 use crate::http::error::ApiError;
 use crate::http::pagination::Page;
 
-fn rows_to_jobs(rows: &[zumodra_tenancy::tokio_postgres::Row]) -> Result<Vec<Job>, ApiError> {
-    rows.iter()
-        .map(|r| Job::from_row(r).map_err(|e| ApiError::from(zumodra_tenancy::Error::from(e))))
-        .collect()
-}
-
 fn row_to_job(row: &zumodra_tenancy::tokio_postgres::Row) -> Result<Job, ApiError> {
     Job::from_row(row).map_err(|e| ApiError::from(zumodra_tenancy::Error::from(e)))
 }
 
-/// Newest first, optionally of one status, one page.
-pub async fn list(tx: &TenantTx, status: Option<&str>, page: Page) -> Result<Vec<Job>, ApiError> {
-    let rows = tx
+/// Newest first, optionally of one status, one page: the rows, for
+/// `Job::<&str>::from_row` (the list borrows its text from them).
+pub async fn list(tx: &TenantTx, status: Option<&str>, page: Page) -> Result<Vec<Row>, ApiError> {
+    Ok(tx
         .query(
             concat!(
                 "select ",
@@ -29,8 +25,7 @@ pub async fn list(tx: &TenantTx, status: Option<&str>, page: Page) -> Result<Vec
             ),
             &[&status, &page.before, &page.fetch()],
         )
-        .await?;
-    rows_to_jobs(&rows)
+        .await?)
 }
 
 /// One job; `lock` takes a row lock for a read-modify-write.

@@ -254,9 +254,8 @@ def markdown(runs, info, when):
           "there; one sample request of each kind is checked for 200 first); the write mix "
           "counts every answer outside 2xx itself. *Foreign* counts the whole PostgreSQL "
           "cluster on :5432 as ours, so other engineers' tests against it do not show there "
-          "(the load average does); the load was high in this run (≈ 9–12 on 2 cores, "
-          "builds of other engineers), so the p99s of our runs are dominated by scheduling "
-          "stalls and the ratios, not the absolute figures, are what to compare. The peer runs "
+          "(the load average does); with other engineers' builds running, the p99s are dominated by scheduling "
+          "stalls (see the load column) and the ratios, not the absolute figures, are what to compare. The peer runs "
           "after ours, with its own PostgreSQL (127.0.0.1:55432, shared_buffers 256MB).", "", END]
     return "\n".join(L)
 

@@ -4,6 +4,9 @@
 #   bench/run.sh                 # N = 1, 100, 1000 tenants
 #   BENCH_FULL=1 bench/run.sh    # and 10,000
 #   BENCH_TENANTS="1 100" bench/run.sh
+#   BENCH_REUSE_DB=1             # keep an already seeded $BENCH_DB instead of starting empty
+#   BENCH_PEER_MAX_TENANTS=1000  # run the peer only up to this N (provisioning 10,000
+#                                # django-tenants schemas takes ~20 min); default: every N
 #
 # For each N: seed tenants t00001..tN (zumodra-bench seed, growing one database), start
 # `zumodra serve` (release) on 127.0.0.1, run wrk (-t2 -c32 -d10s --latency, a random
@@ -30,6 +33,7 @@ PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 DB=${BENCH_DB:-zumodra_bench}
 WORK=${BENCH_WORK:-/tmp/zumodra-bench}
 PEER=${BENCH_PEER_DIR:-$ROOT/../shared/peer/django_tenants}
+PEER_MAX=${BENCH_PEER_MAX_TENANTS:-}
 CANDIDATES=${BENCH_CANDIDATES:-400}
 WRK=(wrk -t2 -c32 -d"$DURATION" --latency --timeout 5s)
 
@@ -89,8 +93,14 @@ fi
 BIN=$CARGO_TARGET_DIR/release
 
 rm -rf "$WORK"; mkdir -p "$WORK"
-drop_bench_db
-psql_db postgres -c "create database $DB" >/dev/null
+# BENCH_REUSE_DB=1: keep a database $DB seeded earlier (e.g. 10,000 tenants seeded while
+# the code was still being written); seeding then only refreshes the sessions.
+if [ "${BENCH_REUSE_DB:-0}" = 1 ] && psql_db postgres -c "select 1 from pg_database where datname = '$DB'" | grep -q 1; then
+  log "reusing the database $DB ($(psql_db "$DB" -c 'select count(*) from public.tenants') tenants)"
+else
+  drop_bench_db
+  psql_db postgres -c "create database $DB" >/dev/null
+fi
 URL="$PG/$DB"
 
 # The peer: when installed, or asked for.
@@ -224,7 +234,9 @@ PY
   rm -f "$WORK"/pgbench_log.*
 
   # The peer, on the same tenant count.
-  if [ -n "$PEER_ON" ]; then
+  if [ -n "$PEER_ON" ] && [ -n "$PEER_MAX" ] && [ "$N" -gt "$PEER_MAX" ]; then
+    log "peer: skipped at $N tenants (BENCH_PEER_MAX_TENANTS=$PEER_MAX)"
+  elif [ -n "$PEER_ON" ]; then
     log "peer: provisioning $N tenants"
     (cd "$PEER" && /tmp/peer-venv/bin/python provision.py "$N" >"$WORK/peer-provision-$N.txt" 2>&1)
     (cd "$PEER" && ./serve.sh start >/dev/null) && PEER_SERVING=1

@@ -2067,9 +2067,11 @@ async fn login_timing_and_answers_do_not_reveal_accounts() {
     let (wq1, wq3) = quartiles(&mut wrong);
     let slower = mu.max(mw).max(mf);
     // Argon2 is most of a login: were it skipped for unknown e-mails, the medians would
-    // differ by nearly all of it. A quarter of the slower median is far above what
-    // interleaved requests on a busy machine show, and far below that gap.
-    let bound = 0.25 * slower;
+    // differ by nearly all of it (a few ms against 100+). Half of the slower median is
+    // above what interleaved requests on a saturated 2-core machine showed (a quarter was
+    // exceeded once, unknown 191 vs known 143 ms, with a soak running beside the suite)
+    // and still far below that gap.
+    let bound = 0.5 * slower;
     eprintln!(
         "security/login timing over {N} each (ms): unknown median {mu:.1} (IQR {uq1:.1}–{uq3:.1}), \
          known+wrong median {mw:.1} (IQR {wq1:.1}–{wq3:.1}), other-tenant member median {mf:.1}; \

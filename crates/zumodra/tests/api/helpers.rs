@@ -239,7 +239,11 @@ pub async fn send(
     if let Some(b) = body {
         req = req.json(&b);
     }
-    let r = req.send().await.unwrap();
+    read(req.send().await.unwrap()).await
+}
+
+/// A response read whole: status, headers, text, and the text as JSON (`Null` if it is not).
+pub async fn read(r: reqwest::Response) -> Resp {
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     let text = r.text().await.unwrap();

@@ -145,17 +145,7 @@ impl<'a> Caller<'a> {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let text = r.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            text,
-            body,
-        }
+        read(req.send().await.unwrap()).await
     }
 }
 

@@ -7,8 +7,11 @@
 //! transaction, so a pooled connection never carries a tenant's role or search_path past
 //! it — which also keeps the design safe behind PgBouncer in transaction mode. If the
 //! transaction is dropped without `commit` (an error, a panic, a cancelled future),
-//! `Drop` sends `ROLLBACK` before the connection can be reused.
+//! `Drop` sends `ROLLBACK` before the connection can be reused. A read that is the
+//! transaction's last statement ([`TenantTx::query_and_end`]) sends its `ROLLBACK` right
+//! behind it instead, so a read-only request is one round trip in all.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use deadpool_postgres::Object;
@@ -28,7 +31,15 @@ pub struct TenantTx {
     // The prologue not yet sent: it leaves with the first statement.
     pending: Mutex<Option<String>>,
     observer: Option<SwitchObserver>,
+    // OPEN, or how `query_and_end` left the connection.
+    ended: AtomicU8,
 }
+
+const OPEN: u8 = 0;
+/// Rolled back by `query_and_end`: the connection is clean.
+const ENDED: u8 = 1;
+/// `query_and_end`'s ROLLBACK failed: the connection's state is unknown.
+const BROKEN: u8 = 2;
 
 impl Engine {
     /// Open a transaction in `tenant`'s schema as `tenant`'s role. Nothing is sent yet:
@@ -58,6 +69,7 @@ impl Engine {
             tenant: tenant.clone(),
             pending: Mutex::new(Some(prologue)),
             observer: self.inner.switch_observer.get().cloned(),
+            ended: AtomicU8::new(OPEN),
         })
     }
 }
@@ -66,6 +78,7 @@ impl TenantTx {
     fn client(&self) -> Result<&Object> {
         self.conn
             .as_ref()
+            .filter(|_| self.ended.load(Ordering::Acquire) == OPEN)
             .ok_or_else(|| Error::Other(anyhow::anyhow!("the tenant transaction has ended")))
     }
 
@@ -132,6 +145,34 @@ impl TenantTx {
             .await
     }
 
+    /// Run a read as the transaction's last statement, with `ROLLBACK` pipelined right
+    /// behind it: both leave in one write (with the prologue too, when the statement is
+    /// already prepared), so the connection is free one round trip sooner than when
+    /// `Drop` rolls back. The transaction is over afterwards: any further statement,
+    /// `commit` or `rollback` is an error. For read-only handlers only — nothing the
+    /// statement did is kept.
+    pub async fn query_and_end(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>> {
+        let (rows, end) = self
+            .run(|c| async move {
+                // The statement first (a cache miss parses it in a round trip of its
+                // own): the ROLLBACK must leave after the query's Bind/Execute, never
+                // before them.
+                let statement = c.prepare_cached(sql).await?;
+                Ok(futures::join!(
+                    c.query(&statement, params),
+                    c.batch_execute("rollback")
+                ))
+            })
+            .await?;
+        let state = if end.is_ok() { ENDED } else { BROKEN };
+        self.ended.store(state, Ordering::Release);
+        Ok(rows?)
+    }
+
     /// Run a statement that returns exactly one row.
     pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
         self.run(|c| async move { c.query_one(&c.prepare_cached(sql).await?, params).await })
@@ -183,6 +224,15 @@ impl TenantTx {
 impl Drop for TenantTx {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else { return };
+        match self.ended.load(Ordering::Acquire) {
+            // Rolled back already: back to the pool as it is.
+            ENDED => return,
+            BROKEN => {
+                drop(Object::take(conn));
+                return;
+            }
+            _ => {}
+        }
         if self.take_prologue().is_some() {
             // Nothing was ever sent: back to the pool as it is.
             return;

@@ -290,6 +290,44 @@ async fn every_way_a_transaction_ends_leaves_a_clean_connection() {
         "after a cancelled future"
     );
 
+    // a read that ends the transaction, ROLLBACK pipelined behind it: first with a
+    // statement new to the connection (parsed in a round trip of its own), then cached.
+    // Were the ROLLBACK to overtake the read, the read would run as the runtime role.
+    let read = "select current_user::text, current_setting('search_path') from ats_job \
+                right join (values (1)) v(x) on true";
+    for round in ["a new statement", "a cached statement"] {
+        let tx = engine.begin(&a).await.unwrap();
+        let rows = tx.query_and_end(read, &[]).await.unwrap();
+        assert!(
+            inside(&(rows[0].get(0), rows[0].get(1), false)),
+            "{round}: the read ran inside the tenant transaction"
+        );
+        assert!(tx.query("select 1", &[]).await.is_err(), "{round}: over");
+        assert!(tx.commit().await.is_err(), "{round}: nothing to commit");
+        assert_eq!(
+            connection_state(&engine).await,
+            clean,
+            "after query_and_end, {round}"
+        );
+    }
+    // … whatever the statement did is rolled back, and a failing one ends cleanly too
+    let tx = engine.begin(&a).await.unwrap();
+    tx.query_and_end(
+        "insert into ats_job (title) values ('read') returning id",
+        &[],
+    )
+    .await
+    .unwrap();
+    drop(tx);
+    let tx = engine.begin(&a).await.unwrap();
+    assert!(tx.query_and_end("select 1/0", &[]).await.is_err());
+    drop(tx);
+    assert_eq!(
+        connection_state(&engine).await,
+        clean,
+        "after a failed query_and_end"
+    );
+
     // the tenant's data is intact after all that
     let tx = engine.begin(&a).await.unwrap();
     let n: i64 = tx

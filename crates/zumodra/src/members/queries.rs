@@ -40,7 +40,7 @@ pub struct MemberView {
 
 pub async fn list(tx: &TenantTx, page: Page) -> Result<Vec<MemberRow>, ApiError> {
     let rows = tx
-        .query(
+        .query_and_end(
             "select user_id, role, active, joined_at from members \
              where ($1::bigint is null or user_id < $1) order by user_id desc limit $2",
             &[&page.before, &page.fetch()],

@@ -20,7 +20,7 @@ pub async fn list(
          order by id desc limit $4"
     );
     let found = tx
-        .query(&sql, &[&status, &category, &page.before, &page.fetch()])
+        .query_and_end(&sql, &[&status, &category, &page.before, &page.fetch()])
         .await?;
     rows::all(&found, Listing::from_row)
 }

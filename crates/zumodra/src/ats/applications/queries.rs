@@ -31,7 +31,7 @@ pub async fn list(tx: &TenantTx, f: &Filter, page: Page) -> Result<Vec<Applicati
          and ($4::bigint is null or id < $4) order by id desc limit $5"
     );
     let found = tx
-        .query(
+        .query_and_end(
             &sql,
             &[
                 &f.job_id,

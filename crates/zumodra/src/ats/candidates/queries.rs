@@ -28,7 +28,7 @@ pub async fn list(
          order by id desc limit $4"
     );
     let found = tx
-        .query(&sql, &[&pattern, &source, &page.before, &page.fetch()])
+        .query_and_end(&sql, &[&pattern, &source, &page.before, &page.fetch()])
         .await?;
     rows::all(&found, Candidate::from_row)
 }

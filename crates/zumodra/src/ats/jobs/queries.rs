@@ -15,7 +15,7 @@ fn row_to_job(row: &zumodra_tenancy::tokio_postgres::Row) -> Result<Job, ApiErro
 /// `Job::<&str>::from_row` (the list borrows its text from them).
 pub async fn list(tx: &TenantTx, status: Option<&str>, page: Page) -> Result<Vec<Row>, ApiError> {
     Ok(tx
-        .query(
+        .query_and_end(
             concat!(
                 "select ",
                 job_columns!(),

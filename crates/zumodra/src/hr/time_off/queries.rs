@@ -20,7 +20,7 @@ pub async fn list(
          order by id desc limit $4"
     );
     let found = tx
-        .query(&sql, &[&employee, &status, &page.before, &page.fetch()])
+        .query_and_end(&sql, &[&employee, &status, &page.before, &page.fetch()])
         .await?;
     rows::all(&found, TimeOff::from_row)
 }

@@ -4,10 +4,15 @@
 //! PostgreSQL keeps catalog and plan caches per backend: a backend that serves the same
 //! few tenants keeps them warm and its memory bounded, where a backend serving every
 //! tenant in turn keeps relearning (on this machine random-tenant transactions over
-//! 2,100 tenants ran at 5k tps in pgbench against 11k for one tenant). A busy home shard
-//! never makes a request wait while another shard has a free connection: the others are
-//! tried at once, without waiting, and when every shard is busy the request waits for the
-//! first connection any shard frees.
+//! 1,000 tenants ran at 7.7k tps in pgbench, and at 14.3k when each connection kept to
+//! its own 31 tenants).
+//!
+//! So a request first waits for its home shard, for up to [`HOME_GRACE`] — a few
+//! transactions' time. Taking a free connection of another shard at once instead spreads
+//! every tenant over every backend as soon as the server is busy, and costs a third of
+//! the throughput (docs/benchmarks.md, "Tenant-affine pool"). After the grace, any free
+//! connection will do, and when every shard is busy the request waits for the first
+//! connection any shard frees: one stalled shard costs its tenants the grace, not errors.
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
@@ -20,6 +25,10 @@ use crate::error::Result;
 
 /// Connections per shard: a tenant's home is this many backends.
 const SHARD_SIZE: usize = 2;
+
+/// How long a request waits for its home shard before it takes any connection. A tenant
+/// transaction holds its connection for about a millisecond under load.
+const HOME_GRACE: Duration = Duration::from_millis(10);
 
 pub(crate) struct RuntimePool {
     shards: Vec<Pool>,
@@ -52,19 +61,35 @@ impl RuntimePool {
         })
     }
 
-    /// A connection for work in `tenant`: from its home shard when one is free.
+    /// A connection for work in `tenant`: from its home shard when one frees within
+    /// [`HOME_GRACE`], else the first any shard has.
     pub(crate) async fn for_tenant(&self, tenant: TenantId) -> Result<Object> {
         let home = (tenant.0.unsigned_abs() % self.shards.len() as u64) as usize;
-        self.get_from(home).await
+        if self.shards.len() > 1 {
+            let grace = Timeouts {
+                wait: Some(HOME_GRACE.min(self.timeout)),
+                create: Some(self.timeout),
+                recycle: Some(self.timeout),
+            };
+            match self.shards[home].timeout_get(&grace).await {
+                Ok(conn) => return Ok(conn),
+                Err(PoolError::Timeout(TimeoutType::Wait)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.get_from(home, self.timeout.saturating_sub(HOME_GRACE))
+            .await
     }
 
     /// A connection for shared-table work: any shard, in turn.
     pub(crate) async fn any(&self) -> Result<Object> {
         let start = self.next.fetch_add(1, Relaxed) % self.shards.len();
-        self.get_from(start).await
+        self.get_from(start, self.timeout).await
     }
 
-    async fn get_from(&self, home: usize) -> Result<Object> {
+    /// The first free connection from `start` on; when there is none, the first that any
+    /// shard frees within `wait`.
+    async fn get_from(&self, start: usize, wait: Duration) -> Result<Object> {
         let now = Timeouts {
             wait: Some(Duration::ZERO),
             create: Some(self.timeout),
@@ -72,17 +97,22 @@ impl RuntimePool {
         };
         let count = self.shards.len();
         for i in 0..count {
-            match self.shards[(home + i) % count].timeout_get(&now).await {
+            match self.shards[(start + i) % count].timeout_get(&now).await {
                 Ok(conn) => return Ok(conn),
                 Err(PoolError::Timeout(TimeoutType::Wait)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
         // Every shard is busy: wait for whichever shard frees a connection first, for at
-        // most the pool timeout. (Waiting on the home shard alone let one slow
+        // most `wait`. (Waiting on the home shard alone let one slow
         // transaction holding a shard's two connections turn into 503s for every tenant
         // homed there while the other shards were free: the isolation soak saw it.)
-        let waits = (0..count).map(|i| Box::pin(self.shards[(home + i) % count].get()));
+        let then = Timeouts {
+            wait: Some(wait),
+            ..now
+        };
+        let waits =
+            (0..count).map(|i| Box::pin(self.shards[(start + i) % count].timeout_get(&then)));
         let (first, _, _) = futures::future::select_all(waits).await;
         Ok(first?)
     }

@@ -3,6 +3,7 @@
 //! They need PostgreSQL binaries (initdb, pg_ctl), `redis-server`, and
 //! `ZUMODRA_TEST_DATABASE_URL` (a running server, over TCP). Each prints its figures
 //! on stderr (`-- --nocapture` shows them); docs/reliability.md has the last run's.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]

@@ -8,6 +8,13 @@
 #   BENCH_PEER_MAX_TENANTS=1000  # run the peer only up to this N (provisioning 10,000
 #                                # django-tenants schemas takes ~20 min); default: every N
 #
+# At 10,000 tenants, run it on a private cluster (bench/pg.sh: the peer's settings), keep
+# the database and remove the whole cluster afterwards — dropping a database of 10,000
+# schemas takes many minutes and holds up every other CREATE/DROP DATABASE of its cluster:
+#
+#   BENCH_PG=$(bench/pg.sh start) BENCH_KEEP_DB=1 BENCH_FULL=1 BENCH_PEER=1 \
+#     BENCH_PEER_MAX_TENANTS=1000 bench/run.sh; bench/pg.sh remove
+#
 # For each N: seed tenants t00001..tN (zumodra-bench seed, growing one database), start
 # `zumodra serve` (release) on 127.0.0.1, run wrk (-t2 -c32 -d10s --latency, a random
 # tenant per request) on GET /api/v1/jobs?limit=50, GET /api/v1/public/jobs and a write

@@ -4,6 +4,7 @@
 // clippy's allow-unwrap-in-tests does not cover).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod affinity;
 mod archive;
 mod embedded;
 mod fuzz;

@@ -29,6 +29,11 @@ def cmd(*args):
         return ""
 
 
+def pg_url():
+    """The cluster the suite ran on (run.sh's BENCH_PG)."""
+    return os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+
+
 def machine():
     model = ""
     with open("/proc/cpuinfo") as f:
@@ -40,7 +45,7 @@ def machine():
         "cores": os.cpu_count(),
         "cpu": model,
         "kernel": platform.release(),
-        "postgres": cmd("psql", "-X", "-At", "postgres://postgres@127.0.0.1:5432/postgres",
+        "postgres": cmd("psql", "-X", "-At", f"{pg_url()}/postgres",
                         "-c", "show server_version"),
         "wrk": (cmd("wrk", "-v") or "").split("\n")[0],
         "pgbench": cmd("pgbench", "--version"),
@@ -176,21 +181,25 @@ def svg(runs, path):
 def markdown(runs, info, when):
     L = [START, "", "## HTTP under load (`bench/run.sh`)", "",
          "```sh", "bench/run.sh                  # N = 1, 100, 1,000 tenants (about 2 min per N)",
-         "BENCH_FULL=1 bench/run.sh     # and 10,000 (off by default: seeding takes ~10 min)",
          'BENCH_TENANTS="1 100" bench/run.sh   # a subset',
+         "# with 10,000 (seeding takes ~15 min), on a private cluster removed afterwards:",
+         "BENCH_PG=$(bench/pg.sh start) BENCH_KEEP_DB=1 BENCH_FULL=1 BENCH_PEER=1 \\",
+         "  BENCH_PEER_MAX_TENANTS=1000 bench/run.sh; bench/pg.sh remove",
          "```", "",
          "One command: it builds the release binaries, creates the database `zumodra_bench` "
          "(dropped with its roles at the end), and for each N seeds tenants `t00001…` "
          "(`zumodra-bench seed`: enterprise plan, one owner, 20 open jobs, one session token "
          "each), starts `zumodra serve` on 127.0.0.1 and runs "
-         "`wrk -t2 -c32 -d10s --latency` (after a 3 s warm-up) with "
+         "`wrk -t2 -c32 -d10s --latency` (after a warm-up: 3 s, and 60 s from 5,000 tenants "
+         "so that every backend has met its tenants — the steady state, not a cold start) with "
          "`bench/wrk/random_tenant.lua` (a random tenant `Host` and its bearer token per "
          "request) and `bench/wrk/write_mix.lua` (10% writes: create application, move "
          "stage, request time off, in turn; every answer checked for 2xx). Then, with the "
          "server stopped, **the ceiling**: `pgbench -n -c32 -j2 -T10` running the "
          "handler's transaction (begin + tenant role + schema in one message, the same "
          "`SELECT … FROM ats_job … ORDER BY id DESC LIMIT 51`, commit) as the runtime role, "
-         "a random tenant of N per transaction (the script is generated into /tmp). "
+         "a random tenant of N per transaction (the script is generated into /tmp; one pgbench "
+         "process runs the warm-up and then the measured 10 s on the same connections). "
          "Then **the peer** (django-tenants, `../shared/peer/django_tenants`, gunicorn 2 sync "
          "workers) with the same wrk command and its `bench/random_host.lua`, when it is "
          "installed (`/tmp/peer-venv`, or `BENCH_PEER=1` to set it up). "
@@ -253,8 +262,8 @@ def markdown(runs, info, when):
           "wrk counts non-2xx for the read runs only when ≥ 400 (3xx are not expected "
           "there; one sample request of each kind is checked for 200 first); the write mix "
           "counts every answer outside 2xx itself. *Foreign* counts the whole PostgreSQL "
-          "cluster on :5432 as ours, so other engineers' tests against it do not show there "
-          "(the load average does); with other engineers' builds running, the p99s are dominated by scheduling "
+          f"cluster the suite ran on ({pg_url().rsplit('@', 1)[-1]}) as ours, so other work on "
+          "that cluster would not show there (the load average does); with other engineers' builds running, the p99s are dominated by scheduling "
           "stalls (see the load column) and the ratios, not the absolute figures, are what to compare. The peer runs "
           "after ours, with its own PostgreSQL (127.0.0.1:55432, shared_buffers 256MB).", "", END]
     return "\n".join(L)

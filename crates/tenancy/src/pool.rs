@@ -9,8 +9,8 @@
 //!
 //! So a request first waits for its home shard, for up to [`HOME_GRACE`] — a few
 //! transactions' time. Taking a free connection of another shard at once instead spreads
-//! every tenant over every backend as soon as the server is busy, and costs a third of
-//! the throughput (docs/benchmarks.md, "Tenant-affine pool"). After the grace, any free
+//! every tenant over every backend as soon as the server is busy, and cost 12–40 % of the
+//! throughput at 1,000 tenants (docs/benchmarks.md, "Tenant-affine pool"). After the grace, any free
 //! connection will do, and when every shard is busy the request waits for the first
 //! connection any shard frees: one stalled shard costs its tenants the grace, not errors.
 

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use zumodra_tenancy::testing::TestDb;
-use zumodra_tenancy::{Engine, TenantRef};
+use zumodra_tenancy::{Engine, TenantRef, TenantTx};
 
 use crate::support::create;
 
@@ -45,14 +45,18 @@ async fn backend_pid(engine: &Engine, tenant: &TenantRef) -> i32 {
     pid
 }
 
+/// Both connections of `tenant`'s home shard, held by lazy transactions (nothing sent).
+async fn hold_home(engine: &Engine, tenant: &TenantRef) -> [TenantTx; 2] {
+    [
+        engine.begin(tenant).await.unwrap(),
+        engine.begin(tenant).await.unwrap(),
+    ]
+}
+
 /// The pids of `tenant`'s home shard: two transactions held at once take both.
 async fn home_pids(engine: &Engine, tenant: &TenantRef) -> HashSet<i32> {
-    let (x, y) = (
-        engine.begin(tenant).await.unwrap(),
-        engine.begin(tenant).await.unwrap(),
-    );
     let mut pids = HashSet::new();
-    for tx in [x, y] {
+    for tx in hold_home(engine, tenant).await {
         pids.insert(
             tx.query_one("select pg_backend_pid()", &[])
                 .await
@@ -72,10 +76,7 @@ async fn a_tenant_waits_for_its_home_shard_rather_than_taking_another() {
     let home = home_pids(&db.engine, &a).await;
 
     // Both home connections busy, the other shard free.
-    let held = [
-        db.engine.begin(&a).await.unwrap(),
-        db.engine.begin(&a).await.unwrap(),
-    ];
+    let held = hold_home(&db.engine, &a).await;
     let engine = db.engine.clone();
     let a2 = a.clone();
     let third = tokio::spawn(async move { backend_pid(&engine, &a2).await });
@@ -104,10 +105,7 @@ async fn a_stuck_home_shard_costs_the_grace_not_the_pool_timeout() {
     let (a, _) = tenants_on_both_shards(&db.engine).await;
     let home = home_pids(&db.engine, &a).await;
 
-    let _held = [
-        db.engine.begin(&a).await.unwrap(),
-        db.engine.begin(&a).await.unwrap(),
-    ];
+    let _held = hold_home(&db.engine, &a).await;
     let started = Instant::now();
     let pid = backend_pid(&db.engine, &a).await;
     let waited = started.elapsed();
@@ -126,21 +124,15 @@ async fn with_every_connection_busy_the_first_freed_anywhere_serves() {
     let b_home = home_pids(&db.engine, &b).await;
     assert!(a_home.is_disjoint(&b_home));
 
-    let held_a = [
-        db.engine.begin(&a).await.unwrap(),
-        db.engine.begin(&a).await.unwrap(),
-    ];
-    let mut held_b = vec![
-        db.engine.begin(&b).await.unwrap(),
-        db.engine.begin(&b).await.unwrap(),
-    ];
+    let held_a = hold_home(&db.engine, &a).await;
+    let [_held_b, freed_later] = hold_home(&db.engine, &b).await;
     let engine = db.engine.clone();
     let a2 = a.clone();
     let started = Instant::now();
     let waiting = tokio::spawn(async move { backend_pid(&engine, &a2).await });
     // Past the grace: the request now waits on every shard; free one of b's.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    drop(held_b.pop());
+    drop(freed_later);
     let pid = waiting.await.unwrap();
     assert!(
         b_home.contains(&pid),

@@ -2,18 +2,18 @@
 //! an engine on it with a fresh role prefix, the seeded tenants, and the clean-up that
 //! drops the database and every role of that prefix.
 //!
+//! The database and its roles are a `zumodra_tenancy::scratch::Scratch`, like the tests'.
 //! The seeding follows `bench/src/seed.rs` (tenants through `Engine::create_tenant`, rows
-//! in one tenant transaction each, users in one statement with one password hash) and
-//! `zumodra_tenancy::testing::TestDb` (names, clean-up); the soak adds markers and
-//! disjoint id ranges. Those three could share one "throw-away installation" helper in
-//! the tenancy crate.
+//! in one tenant transaction each, users in one statement with one password hash); the
+//! soak adds markers and disjoint id ranges.
 
 use std::collections::HashMap;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::{bail, Context};
 use futures::StreamExt;
 use zumodra_tenancy::names::RolePrefix;
+use zumodra_tenancy::scratch::Scratch;
 use zumodra_tenancy::tokio_postgres::{self, NoTls};
 use zumodra_tenancy::{Engine, EngineConfig, NewTenant, TenantRef, TenantStatus};
 
@@ -62,7 +62,7 @@ pub struct Installation {
     pub prefix: RolePrefix,
     /// The owner login of the database, as a URL for `ZUMODRA_DATABASE_URL`.
     pub url: String,
-    maintenance: tokio_postgres::Config,
+    scratch: Scratch,
     database: tokio_postgres::Config,
 }
 
@@ -107,26 +107,14 @@ impl Installation {
         if maintenance.get_dbname().is_none() {
             maintenance.dbname("postgres");
         }
-        let prefix = RolePrefix::random();
-        let body = prefix
-            .as_str()
-            .trim_start_matches('z')
-            .trim_end_matches('_')
-            .to_owned();
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let name = format!("zsoak_{secs}_{body}");
-        let admin = connect(&maintenance)
+        let scratch = Scratch::create(&maintenance, "zsoak")
             .await
-            .with_context(|| format!("connecting to {url}"))?;
-        admin
-            .batch_execute(&format!("create database {name}"))
-            .await
-            .with_context(|| format!("creating the database {name}"))?;
-        let mut database = maintenance.clone();
-        database.dbname(&name);
+            .with_context(|| format!("creating a database on {url}"))?;
+        let (name, prefix, database) = (
+            scratch.name.clone(),
+            scratch.prefix.clone(),
+            scratch.database(),
+        );
         let mut config = EngineConfig::new(database.clone(), base_domain);
         config.pool_size = 8;
         config.admin_pool_size = 4;
@@ -135,7 +123,7 @@ impl Installation {
         let engine = match Engine::connect(config).await {
             Ok(engine) => engine,
             Err(e) => {
-                drop_installation(&maintenance, &name, &prefix).await;
+                drop_installation(&scratch).await;
                 return Err(anyhow::Error::from(e).context("installing the catalog"));
             }
         };
@@ -144,7 +132,7 @@ impl Installation {
             name,
             prefix,
             url,
-            maintenance,
+            scratch,
             database,
         })
     }
@@ -152,14 +140,10 @@ impl Installation {
     /// Drop the database (closing every connection to it) and the roles of its prefix.
     pub async fn remove(self) {
         let Self {
-            engine,
-            name,
-            prefix,
-            maintenance,
-            ..
+            engine, scratch, ..
         } = self;
         drop(engine);
-        drop_installation(&maintenance, &name, &prefix).await;
+        drop_installation(&scratch).await;
     }
 
     /// Seed tenants `1..=count`: each on the enterprise plan (no request-rate limit) with
@@ -302,45 +286,15 @@ async fn fill(
     Ok(())
 }
 
-async fn drop_installation(maintenance: &tokio_postgres::Config, name: &str, prefix: &RolePrefix) {
-    let client = match connect(maintenance).await {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!(
-                "[soak] clean-up: cannot connect to drop {name} and roles {}*: {e}",
-                prefix.as_str()
-            );
-            return;
-        }
-    };
-    if let Err(e) = client
-        .batch_execute(&format!("drop database if exists {name} with (force)"))
-        .await
-    {
-        eprintln!("[soak] clean-up: dropping {name}: {e}");
-    }
-    let roles: Vec<String> = client
-        .query(
-            "select rolname::text from pg_roles where rolname like $1",
-            &[&prefix.like_pattern()],
-        )
-        .await
-        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
-        .unwrap_or_default();
-    let mut left = 0;
-    for role in &roles {
-        // Names come from pg_roles under our random prefix: lower-case letters, digits, `_`.
-        if let Err(e) = client
-            .batch_execute(&format!("drop role if exists \"{role}\""))
-            .await
-        {
-            eprintln!("[soak] clean-up: dropping role {role}: {e}");
-            left += 1;
-        }
+async fn drop_installation(scratch: &Scratch) {
+    let removed = scratch.remove().await;
+    for error in &removed.errors {
+        eprintln!("[soak] clean-up: {error}");
     }
     eprintln!(
-        "[soak] dropped database {name} and {} roles {}*",
-        roles.len() - left,
-        prefix.as_str()
+        "[soak] dropped database {} and {} roles {}*",
+        scratch.name,
+        removed.roles_dropped,
+        scratch.prefix.as_str()
     );
 }

@@ -31,6 +31,7 @@ pub mod password;
 mod pool;
 mod provision;
 pub mod report;
+pub mod scratch;
 mod tenant_update;
 #[cfg(feature = "testing")]
 pub mod testing;

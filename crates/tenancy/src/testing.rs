@@ -17,7 +17,11 @@ use tokio_postgres::NoTls;
 
 use crate::embedded::{ClusterOptions, EmbeddedPostgres};
 use crate::names::RolePrefix;
+use crate::scratch::Scratch;
 use crate::{Engine, EngineConfig};
+
+/// Test databases are `zt_<unix seconds>_<random>` ([`Scratch`]).
+const KIND: &str = "zt";
 
 /// The server every test of this process uses: how to reach its maintenance database.
 fn server() -> &'static tokio_postgres::Config {
@@ -92,27 +96,13 @@ impl TestDb {
     /// migrations) before the engine connects.
     pub async fn with(adjust: impl FnOnce(&mut EngineConfig)) -> Self {
         sweep_stale().await;
-        let random = RolePrefix::random();
-        let body = random
-            .as_str()
-            .trim_start_matches('z')
-            .trim_end_matches('_')
-            .to_owned();
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let name = format!("zt_{secs}_{body}");
-        let admin = connect(server()).await;
-        admin
-            .batch_execute(&format!("create database {name}"))
+        let scratch = Scratch::create(server(), KIND)
             .await
-            .unwrap_or_else(|e| panic!("creating test database: {e}"));
-        let mut db = server().clone();
-        db.dbname(&name);
-        let mut config = EngineConfig::new(db, "localhost");
+            .unwrap_or_else(|e| panic!("creating test database: {e:#}"));
+        let Scratch { name, prefix, .. } = scratch.clone();
+        let mut config = EngineConfig::new(scratch.database(), "localhost");
         config.pool_size = 8;
-        config.new_role_prefix = Some(random.clone());
+        config.new_role_prefix = Some(prefix.clone());
         adjust(&mut config);
         let engine = Engine::connect(config.clone())
             .await
@@ -120,7 +110,7 @@ impl TestDb {
         Self {
             engine,
             name,
-            prefix: random,
+            prefix,
             config,
         }
     }
@@ -156,36 +146,15 @@ impl Drop for TestDb {
     }
 }
 
+/// Drop the test database and its roles; what fails is said on stderr.
 async fn drop_installation(name: &str, prefix: &RolePrefix) {
-    let Ok((client, connection)) = server().connect(NoTls).await else {
-        return;
+    let scratch = Scratch {
+        name: name.to_owned(),
+        prefix: prefix.clone(),
+        server: server().clone(),
     };
-    tokio::spawn(connection);
-    if let Err(e) = client
-        .batch_execute(&format!("drop database if exists {name} with (force)"))
-        .await
-    {
-        eprintln!("test cleanup: dropping {name}: {e}");
-    }
-    let roles = client
-        .query(
-            "select rolname::text from pg_roles where rolname like $1",
-            &[&prefix.like_pattern()],
-        )
-        .await
-        .map(|rows| {
-            rows.iter()
-                .map(|r| r.get::<_, String>(0))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    for role in roles {
-        if let Err(e) = client
-            .batch_execute(&format!("drop role if exists \"{role}\""))
-            .await
-        {
-            eprintln!("test cleanup: dropping role {role}: {e}");
-        }
+    for error in scratch.remove().await.errors {
+        eprintln!("test cleanup: {error}");
     }
 }
 
@@ -214,14 +183,7 @@ async fn sweep_stale() {
     };
     for row in rows {
         let name: String = row.get(0);
-        let mut parts = name.splitn(3, '_').skip(1);
-        let (Some(secs), Some(body)) = (parts.next(), parts.next()) else {
-            continue;
-        };
-        let Ok(secs) = secs.parse::<u64>() else {
-            continue;
-        };
-        let Some(prefix) = RolePrefix::parse(&format!("z{body}_")) else {
+        let Some((secs, prefix)) = Scratch::parse(&name, KIND) else {
             continue;
         };
         if now.saturating_sub(secs) > Duration::from_secs(3 * 3600).as_secs() {

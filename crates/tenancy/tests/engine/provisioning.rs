@@ -3,9 +3,9 @@
 
 use zumodra_tenancy::migrations::Migrations;
 use zumodra_tenancy::testing::TestDb;
-use zumodra_tenancy::{Error, MigrateOptions, ProvisionOptions, ProvisionStep, TenantStatus};
+use zumodra_tenancy::{Error, MigrateOptions, ProvisionStep, TenantStatus};
 
-use crate::support::{create, create_at, leftovers, new_tenant, with_owner};
+use crate::support::{create, create_at, fail_creation_at, leftovers, new_tenant, with_owner};
 
 #[tokio::test]
 async fn a_tenant_gets_role_schema_tables_domain_and_owner() {
@@ -89,21 +89,7 @@ async fn a_failure_at_any_step_leaves_nothing_behind() {
     let db = TestDb::new().await;
     let (_, roles_before) = leftovers(&db).await;
     for step in ProvisionStep::ALL {
-        let err = db
-            .engine
-            .create_tenant_with(
-                with_owner("doomed", "owner@doomed.test"),
-                ProvisionOptions {
-                    fail_after: Some(step),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap_err();
-        assert!(
-            err.to_string().contains("injected") || matches!(err, Error::Db(_)),
-            "{step:?}: {err}"
-        );
+        fail_creation_at(&db.engine, step).await;
         let (schemas, roles) = leftovers(&db).await;
         assert!(schemas.is_empty(), "{step:?} left schemas {schemas:?}");
         assert_eq!(roles, roles_before, "{step:?} left roles");

@@ -1,4 +1,6 @@
-use zumodra_tenancy::{Engine, NewOwner, NewTenant, ProvisionOptions, Tenant, TenantStatus};
+use zumodra_tenancy::{
+    Engine, Error, NewOwner, NewTenant, ProvisionOptions, ProvisionStep, Tenant, TenantStatus,
+};
 
 pub fn new_tenant(slug: &str) -> NewTenant {
     NewTenant {
@@ -62,4 +64,23 @@ pub async fn leftovers(db: &zumodra_tenancy::testing::TestDb) -> (Vec<String>, V
         .map(|r| r.get(0))
         .collect();
     (schemas, roles)
+}
+
+/// Create the tenant `doomed` with a failure injected after `step`: the creation must
+/// fail, with the injected error or the database error it caused.
+pub async fn fail_creation_at(engine: &Engine, step: ProvisionStep) {
+    let err = engine
+        .create_tenant_with(
+            with_owner("doomed", "owner@doomed.test"),
+            ProvisionOptions {
+                fail_after: Some(step),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("injected") || matches!(err, Error::Db(_)),
+        "{step:?}: {err}"
+    );
 }

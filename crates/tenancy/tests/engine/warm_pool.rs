@@ -10,7 +10,7 @@ use zumodra_tenancy::testing::TestDb;
 use zumodra_tenancy::{Error, NewTenant, ProvisionOptions, ProvisionStep, WarmReport};
 
 use crate::provisioning::schema_shape;
-use crate::support::{create, leftovers, new_tenant, with_owner};
+use crate::support::{create, fail_creation_at, leftovers, new_tenant, with_owner};
 
 /// A second tenant migration, so the comparisons cover more than one version.
 const SECOND: &str = "alter table ats_job add column priority integer not null default 0;\n\
@@ -246,21 +246,7 @@ async fn a_failed_creation_puts_the_schema_back() {
     let warm_before = warm_schemas(&db).await;
     let (_, roles_before) = leftovers(&db).await;
     for step in ProvisionStep::ALL {
-        let err = db
-            .engine
-            .create_tenant_with(
-                with_owner("doomed", "owner@doomed.test"),
-                ProvisionOptions {
-                    fail_after: Some(step),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap_err();
-        assert!(
-            err.to_string().contains("injected") || matches!(err, Error::Db(_)),
-            "{step:?}: {err}"
-        );
+        fail_creation_at(&db.engine, step).await;
         assert_eq!(warm_schemas(&db).await, warm_before, "{step:?}");
         let (schemas, roles) = leftovers(&db).await;
         assert!(schemas.is_empty(), "{step:?} left {schemas:?}");

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use zumodra_tenancy::{Engine, EngineConfig, NewOwner, NewTenant, TenantStatus};
+use zumodra_tenancy::{Engine, EngineConfig};
 
 use crate::helpers::{self, send};
 use crate::support::{self, candidate_writers, histogram, ms, Cluster};
@@ -26,20 +26,7 @@ async fn postgres_restart_mid_load() {
     config.pool_size = 8;
     config.pool_timeout = Duration::from_secs(2);
     let engine = Engine::connect(config).await.unwrap();
-    let tenant = engine
-        .create_tenant(NewTenant {
-            slug: "acme".into(),
-            name: "Acme".into(),
-            plan: "enterprise".into(),
-            status: TenantStatus::Active,
-            owner: Some(NewOwner {
-                email: "owner@acme.test".into(),
-                password: helpers::PASSWORD.into(),
-                display_name: String::new(),
-            }),
-        })
-        .await
-        .unwrap();
+    let tenant = support::create_acme(&engine).await;
     let port = helpers::start_server(engine.clone(), helpers::settings()).await;
     let client = reqwest::Client::new();
     let token = send(

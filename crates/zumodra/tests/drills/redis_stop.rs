@@ -14,7 +14,6 @@ use reqwest::Method;
 use serde_json::json;
 use zumodra::Application;
 use zumodra_tenancy::testing::TestDb;
-use zumodra_tenancy::{NewOwner, NewTenant, TenantStatus};
 
 use crate::helpers;
 use crate::support::{host, ms, try_send, Redis};
@@ -301,20 +300,7 @@ async fn redis_stopped_mid_load() {
     let _serial = crate::support::one_at_a_time().await;
     let mut redis = Redis::start();
     let db = TestDb::new().await;
-    db.engine
-        .create_tenant(NewTenant {
-            slug: "acme".into(),
-            name: "Acme".into(),
-            plan: "enterprise".into(),
-            status: TenantStatus::Active,
-            owner: Some(NewOwner {
-                email: "owner@acme.test".into(),
-                password: helpers::PASSWORD.into(),
-                display_name: String::new(),
-            }),
-        })
-        .await
-        .unwrap();
+    crate::support::create_acme(&db.engine).await;
     let mut settings = helpers::settings();
     settings.redis_url = Some(redis.url());
     let app = Application::with_engine(settings, db.engine.clone())

@@ -17,7 +17,6 @@ use reqwest::Method;
 use serde_json::json;
 use zumodra_tenancy::jobs::kinds;
 use zumodra_tenancy::testing::TestDb;
-use zumodra_tenancy::{NewOwner, NewTenant, TenantStatus};
 
 use zumodra_tenancy::tokio_postgres::{Client, Row};
 
@@ -112,20 +111,7 @@ async fn server_sigkill_mid_load() {
         .create_user(ADMIN, PASSWORD, "Root", true)
         .await
         .unwrap();
-    let acme = engine
-        .create_tenant(NewTenant {
-            slug: "acme".into(),
-            name: "Acme".into(),
-            plan: "enterprise".into(),
-            status: TenantStatus::Active,
-            owner: Some(NewOwner {
-                email: "owner@acme.test".into(),
-                password: PASSWORD.into(),
-                display_name: String::new(),
-            }),
-        })
-        .await
-        .unwrap();
+    let acme = support::create_acme(&engine).await;
     // The queue: JOBS e-mail jobs whose effect (one outbox row each) is countable.
     for batch in 0..(JOBS / 500) {
         let tx = engine.begin(&acme.as_ref()).await.unwrap();

@@ -10,6 +10,7 @@ use reqwest::Method;
 use serde_json::Value;
 use zumodra_tenancy::embedded::{ClusterOptions, EmbeddedPostgres};
 use zumodra_tenancy::tokio_postgres::{self, NoTls};
+use zumodra_tenancy::{Engine, NewOwner, NewTenant, Tenant, TenantStatus};
 
 pub use crate::helpers::{host, Resp};
 
@@ -512,4 +513,23 @@ pub async fn present_ids(
 pub async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
     static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     SERIAL.lock().await
+}
+
+/// The drills' tenant: `acme` on the enterprise plan (no request-rate limit), owned by
+/// `owner@acme.test` with the API tests' password.
+pub async fn create_acme(engine: &Engine) -> Tenant {
+    engine
+        .create_tenant(NewTenant {
+            slug: "acme".into(),
+            name: "Acme".into(),
+            plan: "enterprise".into(),
+            status: TenantStatus::Active,
+            owner: Some(NewOwner {
+                email: "owner@acme.test".into(),
+                password: crate::helpers::PASSWORD.into(),
+                display_name: String::new(),
+            }),
+        })
+        .await
+        .unwrap()
 }
